@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "MaskScope",
+    products: [
+        .executable(name: "maskscope", targets: ["maskscope"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims: one header each. Only RoBERTa imports COpenBLAS; only CursesBackend imports CNcursesw.
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS",
+            pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CNcursesw", path: "Sources/CNcursesw",
+            pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+
+        // Engine: pure Swift tokenizer, then the model.
+        .target(name: "Tokenizer"),
+        .target(name: "RoBERTa", dependencies: ["Tokenizer", "COpenBLAS"]),
+
+        // The command line.
+        .executableTarget(
+            name: "maskscope",
+            dependencies: [
+                "Tokenizer", "RoBERTa",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer"]),
+        .testTarget(name: "CLITests", dependencies: ["maskscope"]),
+    ]
+)

@@ -1,0 +1,8 @@
+#ifndef MASKSCOPE_CNCURSESW_SHIM_H
+#define MASKSCOPE_CNCURSESW_SHIM_H
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#include <locale.h>
+#include <ncursesw/ncurses.h>
+#endif

@@ -1,0 +1,97 @@
+import Foundation
+
+/// Everything that can be wrong with a model directory, each case naming the file and the problem.
+public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
+    case notADirectory(String)
+    case missingFile(String)
+    case unreadableFile(String, reason: String)
+    case badJSON(file: String, detail: String)
+    case unsupportedModelType(file: String, modelType: String)
+    case unsupportedActivation(file: String, name: String)
+    case invalidConfig(file: String, detail: String)
+    case headerTooLarge(file: String, length: UInt64)
+    case headerBeyondFile(file: String, length: UInt64, fileSize: Int)
+    case truncatedSafetensors(file: String, detail: String)
+    case badSafetensorsHeader(file: String, detail: String)
+    case offsetsOutOfRange(file: String, tensor: String, detail: String)
+    case overlappingTensors(file: String, first: String, second: String)
+    case unsupportedDType(file: String, tensor: String, dtype: String)
+    case byteCountMismatch(file: String, tensor: String, expected: Int, actual: Int)
+    case shapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
+    case missingTensor(name: String, files: [String])
+    case badShardIndex(file: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .notADirectory(let path):
+            return "\(path): not a model directory (expected a folder with config.json, vocab.json, merges.txt and model.safetensors)"
+        case .missingFile(let path):
+            return "\(path): file not found; a Hugging Face RoBERTa model directory needs config.json, vocab.json, merges.txt and model.safetensors (or model.safetensors.index.json with its shards)"
+        case .unreadableFile(let path, let reason):
+            return "\(path): cannot read the file (\(reason))"
+        case .badJSON(let file, let detail):
+            return "\(file): not valid JSON (\(detail))"
+        case .unsupportedModelType(let file, let modelType):
+            return "\(file): model_type \"\(modelType)\" is not supported; MaskScope runs RoBERTa models (model_type \"roberta\")"
+        case .unsupportedActivation(let file, let name):
+            return "\(file): hidden_act \"\(name)\" is not supported; use one of gelu, gelu_new, gelu_pytorch_tanh, relu"
+        case .invalidConfig(let file, let detail):
+            return "\(file): \(detail)"
+        case .headerTooLarge(let file, let length):
+            return "\(file): safetensors header claims \(length) bytes, above the 100 MB limit; the file is corrupt or not safetensors"
+        case .headerBeyondFile(let file, let length, let fileSize):
+            return "\(file): safetensors header claims \(length) bytes but the file has only \(fileSize); the file is truncated or not safetensors"
+        case .truncatedSafetensors(let file, let detail):
+            return "\(file): truncated safetensors file (\(detail)); download it again"
+        case .badSafetensorsHeader(let file, let detail):
+            return "\(file): bad safetensors header (\(detail))"
+        case .offsetsOutOfRange(let file, let tensor, let detail):
+            return "\(file): tensor \(tensor) has data offsets out of range (\(detail))"
+        case .overlappingTensors(let file, let first, let second):
+            return "\(file): tensors \(first) and \(second) overlap in the data section; the file is corrupt"
+        case .unsupportedDType(let file, let tensor, let dtype):
+            return "\(file): tensor \(tensor) has dtype \(dtype); supported are F32, F16 and BF16"
+        case .byteCountMismatch(let file, let tensor, let expected, let actual):
+            return "\(file): tensor \(tensor) spans \(actual) bytes but its dtype and shape need \(expected)"
+        case .shapeMismatch(let file, let tensor, let expected, let actual):
+            return "\(file): tensor \(tensor) has shape \(actual) but config.json implies \(expected)"
+        case .missingTensor(let name, let files):
+            return "tensor \(name) is missing from \(files.joined(separator: ", ")); the checkpoint is incomplete or not a RobertaForMaskedLM"
+        case .badShardIndex(let file, let detail):
+            return "\(file): \(detail)"
+        }
+    }
+}
+
+/// Problems with what the user asked the model to do.
+public enum InferenceError: Error, CustomStringConvertible, Equatable {
+    case noMaskToken(text: String, mask: String)
+    case inputTooLong(tokens: Int, maximum: Int)
+    case emptyInput
+    case noValidTargets([String])
+    case badTopK(Int)
+    case tokenOutOfRange(id: Int, vocabSize: Int)
+
+    public var description: String {
+        switch self {
+        case .noMaskToken(let text, let mask):
+            return "no \(mask) token in \(quoted(text)); put \(mask) where the model should fill in a word"
+        case .inputTooLong(let tokens, let maximum):
+            return "the input is \(tokens) tokens long but the model takes at most \(maximum); shorten it or ask for truncation (--truncate)"
+        case .emptyInput:
+            return "the input holds no token ids"
+        case .noValidTargets(let targets):
+            return "none of the targets \(targets) maps to a token of the vocabulary; give at least one word"
+        case .badTopK(let k):
+            return "top_k must be at least 1 (got \(k))"
+        case .tokenOutOfRange(let id, let vocabSize):
+            return "token id \(id) is outside the model's vocabulary of \(vocabSize) (config.json vocab_size); the tokenizer files do not belong to this model"
+        }
+    }
+}
+
+func quoted(_ text: String) -> String {
+    let limit = 60
+    let shown = text.count > limit ? String(text.prefix(limit)) + "…" : text
+    return "\"" + shown + "\""
+}

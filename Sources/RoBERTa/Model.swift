@@ -1,0 +1,61 @@
+import Foundation
+import Tokenizer
+
+/// A RoBERTa masked language model loaded from a Hugging Face model directory.
+///
+/// Immutable after loading, so one instance may serve several threads; the weights stay memory-mapped.
+public final class RobertaModel: @unchecked Sendable {
+    /// The directory the model was read from.
+    public let directory: URL
+    /// The decoded config.json.
+    public let config: RobertaConfig
+    /// The byte-level BPE tokenizer read from vocab.json and merges.txt.
+    public let tokenizer: BPETokenizer
+    let weights: RobertaWeights
+
+    /// Where the weights came from and how they reached float32.
+    public var weightsSummary: WeightsSummary { weights.summary }
+
+    init(directory: URL, config: RobertaConfig, tokenizer: BPETokenizer, weights: RobertaWeights) {
+        self.directory = directory
+        self.config = config
+        self.tokenizer = tokenizer
+        self.weights = weights
+    }
+
+    /// Reads config.json, the tokenizer files and the safetensors weights of `directory`.
+    public static func load(directory: URL) throws -> RobertaModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
+            throw ModelLoadError.missingFile(directory.path)
+        }
+        guard isDirectory.boolValue else { throw ModelLoadError.notADirectory(directory.path) }
+        let config = try RobertaConfig.load(from: directory.appendingPathComponent("config.json"))
+        let tokenizer = try BPETokenizer.load(directory: directory)
+        let weights = try RobertaWeights(directory: directory, config: config)
+        return RobertaModel(directory: directory, config: config, tokenizer: tokenizer, weights: weights)
+    }
+
+    /// Runs the encoder over token ids (with <s> and </s> already in place).
+    public func encode(ids: [Int], capture: CaptureOptions = .none) throws -> EncoderOutput {
+        try check(ids: ids)
+        return weights.encode(ids: ids, capture: capture)
+    }
+
+    /// Masked-LM logits [rows.count][vocab] at the given token positions of an encoder output.
+    public func logits(_ output: EncoderOutput, at rows: [Int]) -> [[Float]] {
+        let flat = weights.lmLogits(hidden: output.lastHiddenState, rows: rows)
+        let vocab = config.vocabSize
+        return rows.indices.map { Array(flat[($0 * vocab)..<(($0 + 1) * vocab)]) }
+    }
+
+    func check(ids: [Int]) throws {
+        guard !ids.isEmpty else { throw InferenceError.emptyInput }
+        guard ids.count <= config.maxTokens else {
+            throw InferenceError.inputTooLong(tokens: ids.count, maximum: config.maxTokens)
+        }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
+            throw InferenceError.tokenOutOfRange(id: bad, vocabSize: config.vocabSize)
+        }
+    }
+}

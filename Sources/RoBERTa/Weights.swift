@@ -1,0 +1,224 @@
+import Foundation
+
+/// A float32 view of one checkpoint tensor: either straight into the memory map, or a converted copy.
+struct FloatTensor: @unchecked Sendable {
+    let name: String
+    let shape: [Int]
+    let pointer: UnsafePointer<Float>
+}
+
+/// The weights of one encoder layer, named after their checkpoint tensors.
+struct LayerWeights: Sendable {
+    let query, queryBias, key, keyBias, value, valueBias: FloatTensor
+    let attentionOutput, attentionOutputBias, attentionNormWeight, attentionNormBias: FloatTensor
+    let intermediate, intermediateBias, output, outputBias, outputNormWeight, outputNormBias: FloatTensor
+}
+
+/// How the checkpoint's bytes reached float32.
+public struct WeightsSummary: Sendable, Equatable {
+    /// Checkpoint files read (one, or the shards of an index).
+    public var files: [String]
+    /// Tensor dtypes found among the tensors used, e.g. ["F32"].
+    public var dtypes: [String]
+    /// Bytes used in place from the memory map.
+    public var mappedBytes: Int
+    /// Bytes converted or copied (F16/BF16 to F32, or a misaligned F32 tensor).
+    public var copiedBytes: Int
+    /// Tensors present in the file that RobertaForMaskedLM does not use (pooler, position_ids, ...): ignored on purpose.
+    public var ignoredTensors: [String]
+}
+
+/// Every tensor of a RobertaForMaskedLM checkpoint, by its verbatim Hugging Face name, as float32.
+final class RobertaWeights: @unchecked Sendable {
+    let config: RobertaConfig
+    let wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNormWeight, embeddingNormBias: FloatTensor
+    let layers: [LayerWeights]
+    let lmDense, lmDenseBias, lmNormWeight, lmNormBias, decoder, decoderBias: FloatTensor
+    let summary: WeightsSummary
+
+    private let files: [SafetensorsFile]
+    private var owned: [UnsafeMutablePointer<Float>] = []
+
+    deinit { for p in owned { p.deallocate() } }
+
+    /// Opens model.safetensors, or the shards listed in model.safetensors.index.json, and checks every tensor.
+    init(directory: URL, config: RobertaConfig) throws {
+        self.config = config
+        let single = directory.appendingPathComponent("model.safetensors")
+        let index = directory.appendingPathComponent("model.safetensors.index.json")
+        var files: [SafetensorsFile] = []
+        var table: [String: TensorRecord] = [:]
+        if FileManager.default.fileExists(atPath: single.path) {
+            let file = try SafetensorsFile(path: single.path)
+            files = [file]
+            table = file.tensors
+        } else if FileManager.default.fileExists(atPath: index.path) {
+            let shards = try Self.readShardIndex(index)
+            for shard in shards {
+                let file = try SafetensorsFile(path: directory.appendingPathComponent(shard).path)
+                files.append(file)
+                for (name, record) in file.tensors { table[name] = record }
+            }
+        } else {
+            throw ModelLoadError.missingFile(single.path)
+        }
+        self.files = files
+        let fileNames = files.map { $0.mapped.path }
+
+        var used = Set<String>()
+        var dtypes = Set<String>()
+        var mappedBytes = 0
+        var copiedBytes = 0
+        var owned: [UnsafeMutablePointer<Float>] = []
+
+        func tensor(_ name: String, _ shape: [Int]) throws -> FloatTensor {
+            // Old checkpoints call LayerNorm parameters gamma/beta; transformers renames them on load, so do we.
+            var record = table[name]
+            if record == nil, name.hasSuffix(".weight") {
+                record = table[String(name.dropLast(".weight".count)) + ".gamma"]
+            } else if record == nil, name.hasSuffix(".bias"), name.contains("LayerNorm") {
+                record = table[String(name.dropLast(".bias".count)) + ".beta"]
+            }
+            guard let record else { throw ModelLoadError.missingTensor(name: name, files: fileNames) }
+            used.insert(record.name)
+            guard let dtype = record.dtype else {
+                throw ModelLoadError.unsupportedDType(file: record.file.path, tensor: record.name, dtype: record.dtypeName)
+            }
+            guard record.shape == shape else {
+                throw ModelLoadError.shapeMismatch(file: record.file.path, tensor: record.name, expected: shape, actual: record.shape)
+            }
+            dtypes.insert(dtype.rawValue)
+            let count = record.elementCount
+            let raw = record.bytes
+            if dtype == .f32, let start = raw.baseAddress, Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
+                mappedBytes += raw.count
+                return FloatTensor(name: name, shape: shape, pointer: start.assumingMemoryBound(to: Float.self))
+            }
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            owned.append(buffer)
+            copiedBytes += count * 4
+            convertToFloat(raw, dtype: dtype, count: count, into: buffer)
+            return FloatTensor(name: name, shape: shape, pointer: UnsafePointer(buffer))
+        }
+
+        let h = config.hiddenSize, v = config.vocabSize, inner = config.intermediateSize
+        let e = "roberta.embeddings."
+        do {
+            wordEmbeddings = try tensor(e + "word_embeddings.weight", [v, h])
+            positionEmbeddings = try tensor(e + "position_embeddings.weight", [config.maxPositionEmbeddings, h])
+            tokenTypeEmbeddings = try tensor(e + "token_type_embeddings.weight", [config.typeVocabSize, h])
+            embeddingNormWeight = try tensor(e + "LayerNorm.weight", [h])
+            embeddingNormBias = try tensor(e + "LayerNorm.bias", [h])
+            var layers: [LayerWeights] = []
+            for i in 0..<config.numHiddenLayers {
+                let p = "roberta.encoder.layer.\(i)."
+                layers.append(LayerWeights(
+                    query: try tensor(p + "attention.self.query.weight", [h, h]),
+                    queryBias: try tensor(p + "attention.self.query.bias", [h]),
+                    key: try tensor(p + "attention.self.key.weight", [h, h]),
+                    keyBias: try tensor(p + "attention.self.key.bias", [h]),
+                    value: try tensor(p + "attention.self.value.weight", [h, h]),
+                    valueBias: try tensor(p + "attention.self.value.bias", [h]),
+                    attentionOutput: try tensor(p + "attention.output.dense.weight", [h, h]),
+                    attentionOutputBias: try tensor(p + "attention.output.dense.bias", [h]),
+                    attentionNormWeight: try tensor(p + "attention.output.LayerNorm.weight", [h]),
+                    attentionNormBias: try tensor(p + "attention.output.LayerNorm.bias", [h]),
+                    intermediate: try tensor(p + "intermediate.dense.weight", [inner, h]),
+                    intermediateBias: try tensor(p + "intermediate.dense.bias", [inner]),
+                    output: try tensor(p + "output.dense.weight", [h, inner]),
+                    outputBias: try tensor(p + "output.dense.bias", [h]),
+                    outputNormWeight: try tensor(p + "output.LayerNorm.weight", [h]),
+                    outputNormBias: try tensor(p + "output.LayerNorm.bias", [h])))
+            }
+            self.layers = layers
+            lmDense = try tensor("lm_head.dense.weight", [h, h])
+            lmDenseBias = try tensor("lm_head.dense.bias", [h])
+            lmNormWeight = try tensor("lm_head.layer_norm.weight", [h])
+            lmNormBias = try tensor("lm_head.layer_norm.bias", [h])
+            // Tied (the default): the decoder is the word embedding matrix, and transformers ties them
+            // even when the file also stores lm_head.decoder.weight.
+            if config.tieWordEmbeddings {
+                decoder = wordEmbeddings
+                if table["lm_head.decoder.weight"] != nil { used.insert("lm_head.decoder.weight") }
+            } else {
+                decoder = try tensor("lm_head.decoder.weight", [v, h])
+            }
+            if table["lm_head.bias"] != nil {
+                decoderBias = try tensor("lm_head.bias", [v])
+                if table["lm_head.decoder.bias"] != nil { used.insert("lm_head.decoder.bias") }
+            } else {
+                decoderBias = try tensor("lm_head.decoder.bias", [v])
+            }
+        } catch {
+            for p in owned { p.deallocate() }
+            throw error
+        }
+        self.owned = owned
+        summary = WeightsSummary(files: fileNames, dtypes: dtypes.sorted(), mappedBytes: mappedBytes,
+                                 copiedBytes: copiedBytes, ignoredTensors: table.keys.filter { !used.contains($0) }.sorted())
+    }
+
+    /// The shard file names of model.safetensors.index.json, in first-seen order.
+    static func readShardIndex(_ url: URL) throws -> [String] {
+        let file = url.path
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelLoadError.unreadableFile(file, reason: error.localizedDescription)
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ModelLoadError.badJSON(file: file, detail: jsonErrorDetail(error))
+        }
+        guard let dict = object as? [String: Any], let map = dict["weight_map"] as? [String: Any] else {
+            throw ModelLoadError.badShardIndex(file: file, detail: "no \"weight_map\" object mapping tensor names to shard files")
+        }
+        var shards: [String] = []
+        for key in map.keys.sorted() {
+            guard let shard = map[key] as? String else {
+                throw ModelLoadError.badShardIndex(file: file, detail: "weight_map entry for \(key) is not a file name")
+            }
+            guard !shard.contains("/"), !shard.hasPrefix(".") else {
+                throw ModelLoadError.badShardIndex(file: file, detail: "shard name \(shard) must be a plain file name in the model directory")
+            }
+            if !shards.contains(shard) { shards.append(shard) }
+        }
+        guard !shards.isEmpty else { throw ModelLoadError.badShardIndex(file: file, detail: "weight_map is empty") }
+        return shards
+    }
+}
+
+/// Widens F16/BF16 (or copies misaligned F32) little-endian bytes into an aligned float buffer.
+func convertToFloat(_ raw: UnsafeRawBufferPointer, dtype: DType, count: Int, into out: UnsafeMutablePointer<Float>) {
+    guard let base = raw.baseAddress else { return }
+    switch dtype {
+    case .f32:
+        memcpy(out, base, count * 4)
+    case .bf16:
+        for i in 0..<count {
+            let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+            out[i] = Float(bitPattern: UInt32(bits) << 16)
+        }
+    case .f16:
+        for i in 0..<count {
+            let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+            out[i] = halfToFloat(bits)
+        }
+    }
+}
+
+/// IEEE 754 binary16 to binary32, exact (subnormals, infinities and NaN included); no Float16 type needed.
+@inline(__always)
+func halfToFloat(_ h: UInt16) -> Float {
+    let sign = UInt32(h & 0x8000) << 16
+    let exponent = Int((h >> 10) & 0x1f)
+    let mantissa = UInt32(h & 0x3ff)
+    if exponent == 0 {
+        // zero or subnormal: mantissa * 2^-24
+        let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
+        return sign == 0 ? magnitude : -magnitude
+    }
+    if exponent == 31 {
+        return Float(bitPattern: sign | 0x7f80_0000 | (mantissa << 13))
+    }
+    return Float(bitPattern: sign | (UInt32(exponent - 15 + 127) << 23) | (mantissa << 13))
+}

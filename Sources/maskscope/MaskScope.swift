@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import RoBERTa
+
+/// The `maskscope` command: fill-mask inference and a look inside RoBERTa models.
+@main
+struct MaskScope: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maskscope",
+        abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention.",
+        version: "0.1.0",
+        subcommands: [Predict.self, Tokenize.self, Inspect.self])
+}
+
+/// Options every command that loads a model shares.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Model directory in the Hugging Face layout (config.json, vocab.json, merges.txt, model.safetensors).", valueName: "dir"))
+    var model: String
+
+    @Option(name: .long, help: ArgumentHelp("BLAS threads (default: one per core).", valueName: "n"))
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+    }
+
+    /// Loads the model, after setting the BLAS thread count.
+    func load() throws -> RobertaModel {
+        setBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        return try RobertaModel.load(directory: URL(fileURLWithPath: model))
+    }
+}
+
+/// Writes a line to standard error.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data(("warning: " + message + "\n").utf8))
+}
+
+/// Writes a line to standard output.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
