@@ -135,19 +135,19 @@ final class RobertaWeights: @unchecked Sendable {
             lmDenseBias = try tensor("lm_head.dense.bias", [h])
             lmNormWeight = try tensor("lm_head.layer_norm.weight", [h])
             lmNormBias = try tensor("lm_head.layer_norm.bias", [h])
-            // Tied (the default): the decoder is the word embedding matrix, and transformers ties them
-            // even when the file also stores lm_head.decoder.weight.
+            // Tied (the default): the decoder is the word embedding matrix and its bias is lm_head.bias, as
+            // transformers ties them, even when the file also stores lm_head.decoder.*. Untied: the decoder's own
+            // weight and bias (transformers then leaves lm_head.bias unused).
+            let bias = config.tieWordEmbeddings ? ["lm_head.bias", "lm_head.decoder.bias"] : ["lm_head.decoder.bias", "lm_head.bias"]
             if config.tieWordEmbeddings {
                 decoder = wordEmbeddings
-                if table["lm_head.decoder.weight"] != nil { used.insert("lm_head.decoder.weight") }
             } else {
                 decoder = try tensor("lm_head.decoder.weight", [v, h])
             }
-            if table["lm_head.bias"] != nil {
-                decoderBias = try tensor("lm_head.bias", [v])
-                if table["lm_head.decoder.bias"] != nil { used.insert("lm_head.decoder.bias") }
-            } else {
-                decoderBias = try tensor("lm_head.decoder.bias", [v])
+            decoderBias = try tensor(table[bias[0]] != nil ? bias[0] : bias[1], [v])
+            // Tied twins stored in the file are replaced by their source, as transformers does: not "ignored".
+            if config.tieWordEmbeddings {
+                for name in ["lm_head.decoder.weight", "lm_head.decoder.bias"] where table[name] != nil { used.insert(name) }
             }
         } catch {
             for p in owned { p.deallocate() }
