@@ -81,15 +81,14 @@ public struct BPETokenizer: Sendable {
     ) throws {
         let vocab = try FileLoading.readVocab(vocabURL)
         try self.init(
-            vocab: vocab, vocabURL: vocabURL, mergesURL: mergesURL, specialTokens: specialTokens,
+            vocab: vocab, merges: try FileLoading.readMerges(mergesURL, vocab: vocab), specialTokens: specialTokens,
             roles: roles, cleanUpTokenizationSpaces: cleanUpTokenizationSpaces, options: options)
     }
 
     init(
-        vocab: [String: Int], vocabURL: URL, mergesURL: URL, specialTokens: [AddedToken],
+        vocab: [String: Int], merges: [UInt64: MergeRule], specialTokens: [AddedToken],
         roles: SpecialTokenRoles, cleanUpTokenizationSpaces: Bool, options: ModelOptions
     ) throws {
-        let merges = try FileLoading.readMerges(mergesURL, vocab: vocab)
 
         // Added tokens: resolve ids (explicit id wins, else vocab.json), later entries override earlier ones.
         var resolvedByContent: [String: ResolvedAddedToken] = [:]

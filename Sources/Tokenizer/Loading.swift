@@ -42,9 +42,8 @@ enum FileLoading {
         // Split on "\n" bytes (not Characters: "\r\n" is one Character in Swift), like Rust's lines().
         var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
         if let last = lines.last, last.isEmpty { lines.removeLast() }
-        var merges: [UInt64: MergeRule] = [:]
-        merges.reserveCapacity(lines.count)
-        var rank: Int32 = 0
+        var pairs: [(left: String, right: String, line: Int)] = []
+        pairs.reserveCapacity(lines.count)
         let versionPrefix = Array("#version".utf8)
         for (index, rawLine) in lines.enumerated() {
             var line = rawLine
@@ -61,22 +60,69 @@ enum FileLoading {
                     file: url, line: index + 1,
                     detail: "expected two tokens separated by one space, got \(String(reflecting: lineText))")
             }
-            let left = leftText
-            let right = rightText
-            guard let l = vocab[left] else {
-                throw TokenizerError.badMerges(file: url, line: index + 1, detail: "token \(left) is not in the vocabulary")
+            pairs.append((leftText, rightText, index + 1))
+        }
+        return try mergeRules(pairs, vocab: vocab, file: url)
+    }
+
+    /// The merges of tokenizer.json's BPE model: "a b" strings (older files) or ["a", "b"] pairs (newer ones).
+    /// `line` in errors is the 1-based index in the list.
+    static func mergesFromTokenizerJSON(_ list: [Any], vocab: [String: Int], file: URL) throws -> [UInt64: MergeRule] {
+        var pairs: [(left: String, right: String, line: Int)] = []
+        pairs.reserveCapacity(list.count)
+        for (index, entry) in list.enumerated() {
+            if let text = entry as? String {
+                let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2 else {
+                    throw TokenizerError.badMerges(file: file, line: index + 1, detail: "model.merges entry \(String(reflecting: text)) is not two tokens separated by one space")
+                }
+                pairs.append((String(parts[0]), String(parts[1]), index + 1))
+            } else if let pair = entry as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String {
+                pairs.append((left, right, index + 1))
+            } else {
+                throw TokenizerError.badMerges(file: file, line: index + 1, detail: "model.merges entry is neither \"a b\" nor [\"a\", \"b\"]")
             }
-            guard let r = vocab[right] else {
-                throw TokenizerError.badMerges(file: url, line: index + 1, detail: "token \(right) is not in the vocabulary")
+        }
+        return try mergeRules(pairs, vocab: vocab, file: file)
+    }
+
+    /// Ranks merges in order; both parts and their concatenation must be in the vocabulary.
+    static func mergeRules(_ pairs: [(left: String, right: String, line: Int)], vocab: [String: Int], file: URL) throws
+        -> [UInt64: MergeRule]
+    {
+        var merges: [UInt64: MergeRule] = [:]
+        merges.reserveCapacity(pairs.count)
+        for (rank, pair) in pairs.enumerated() {
+            guard let l = vocab[pair.left] else {
+                throw TokenizerError.badMerges(file: file, line: pair.line, detail: "token \(pair.left) is not in the vocabulary")
             }
-            guard let merged = vocab[left + right] else {
+            guard let r = vocab[pair.right] else {
+                throw TokenizerError.badMerges(file: file, line: pair.line, detail: "token \(pair.right) is not in the vocabulary")
+            }
+            guard let merged = vocab[pair.left + pair.right] else {
                 throw TokenizerError.badMerges(
-                    file: url, line: index + 1, detail: "merged token \(left + right) is not in the vocabulary")
+                    file: file, line: pair.line, detail: "merged token \(pair.left + pair.right) is not in the vocabulary")
             }
-            merges[BPEModel.pairKey(l, r)] = MergeRule(rank: rank, newID: Int32(merged))
-            rank += 1
+            merges[BPEModel.pairKey(l, r)] = MergeRule(rank: Int32(rank), newID: Int32(merged))
         }
         return merges
+    }
+
+    /// tokenizer.json's model.vocab, checked like vocab.json.
+    static func vocabFromTokenizerJSON(_ object: Any, file: URL) throws -> [String: Int] {
+        guard let dictionary = object as? [String: Any] else {
+            throw TokenizerError.badJSON(file: file, detail: "model.vocab is not an object mapping tokens to ids")
+        }
+        var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(dictionary.count)
+        for (token, value) in dictionary {
+            guard let id = int(value), BPETokenizer.validIDs.contains(id) else {
+                throw TokenizerError.badJSON(file: file, detail: "model.vocab: token \(token) has id \(value), not an id in \(BPETokenizer.validIDs)")
+            }
+            vocab[token] = id
+        }
+        if vocab.isEmpty { throw TokenizerError.badJSON(file: file, detail: "model.vocab is empty") }
+        return vocab
     }
 
     /// Reads an optional JSON object file; nil when the file does not exist.
@@ -109,16 +155,24 @@ enum FileLoading {
         }
     }
 
+    /// JSONSerialization on Linux bridges both `true` and `1` to Bool and Int; the number's type code tells them apart.
+    static func isJSONBool(_ value: Any?) -> Bool {
+        guard let n = value as? NSNumber else { return false }
+        return String(cString: n.objCType) == "c"
+    }
+
     static func bool(_ value: Any?) -> Bool? {
-        if let b = value as? Bool { return b }
         if let n = value as? NSNumber { return n.boolValue }
+        if let b = value as? Bool { return b }
         return nil
     }
 
     static func int(_ value: Any?) -> Int? {
-        if value is Bool { return nil }
-        if let i = value as? Int { return i }
-        if let n = value as? NSNumber { return n.intValue }
+        if isJSONBool(value) { return nil }
+        if let n = value as? NSNumber {
+            let d = n.doubleValue
+            return d == d.rounded() && abs(d) < 9e15 ? n.intValue : nil
+        }
         if let s = value as? String { return Int(s) }
         return nil
     }
@@ -174,6 +228,8 @@ extension BPETokenizer {
         }
 
         var options = ModelOptions()
+        var embeddedVocab: Any? = nil
+        var embeddedMerges: Any? = nil
         if let json = try FileLoading.readOptionalObject(tokenizerJSONURL) {
             if let list = json["added_tokens"] {
                 guard let array = list as? [Any] else {
@@ -190,6 +246,8 @@ extension BPETokenizer {
                     throw TokenizerError.unsupported(file: tokenizerJSONURL, detail: "model type \(type) (only BPE)")
                 }
                 options.unkToken = model["unk_token"] as? String
+                embeddedVocab = model["vocab"]
+                embeddedMerges = model["merges"]
                 options.fuseUnknown = FileLoading.bool(model["fuse_unk"]) ?? false
                 if FileLoading.bool(model["byte_fallback"]) == true {
                     throw TokenizerError.unsupported(file: tokenizerJSONURL, detail: "byte_fallback")
@@ -257,8 +315,26 @@ extension BPETokenizer {
             cleanUp = requested && forceForBPE
         }
 
+        // vocab.json and merges.txt as the hub ships them; transformers 5 save_pretrained writes only
+        // tokenizer.json, whose BPE model holds the same vocabulary and merges.
+        let fileManager = FileManager.default
+        let vocab: [String: Int]
+        if fileManager.fileExists(atPath: vocabURL.path) || embeddedVocab == nil {
+            vocab = try FileLoading.readVocab(vocabURL)
+        } else {
+            vocab = try FileLoading.vocabFromTokenizerJSON(embeddedVocab as Any, file: tokenizerJSONURL)
+        }
+        let merges: [UInt64: MergeRule]
+        if fileManager.fileExists(atPath: mergesURL.path) || embeddedMerges == nil {
+            merges = try FileLoading.readMerges(mergesURL, vocab: vocab)
+        } else {
+            guard let list = embeddedMerges as? [Any] else {
+                throw TokenizerError.badJSON(file: tokenizerJSONURL, detail: "model.merges is not a list")
+            }
+            merges = try FileLoading.mergesFromTokenizerJSON(list, vocab: vocab, file: tokenizerJSONURL)
+        }
         return try BPETokenizer(
-            vocabURL: vocabURL, mergesURL: mergesURL, specialTokens: tokens, roles: roles,
+            vocab: vocab, merges: merges, specialTokens: tokens, roles: roles,
             cleanUpTokenizationSpaces: cleanUp, options: options)
     }
 }

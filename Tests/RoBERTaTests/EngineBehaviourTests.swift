@@ -79,6 +79,20 @@ final class EngineBehaviourTests: XCTestCase {
         XCTAssertNil(result.encoder.hiddenStates)
     }
 
+    func testCheckpointSavedByTransformers5WithoutVocabFilesLoads() throws {
+        // transformers 5 save_pretrained writes tokenizer.json but no vocab.json / merges.txt.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("maskscope-v5-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(at: Fixtures.model("tiny").appendingPathComponent(name), to: dir.appendingPathComponent(name))
+        }
+        let copy = try RobertaModel.load(directory: dir)
+        for text in ["Paris is the <mask> of France.", "Today is a <mask> day!"] {
+            XCTAssertEqual(try copy.fillMask(text).masks, try model().fillMask(text).masks)
+        }
+    }
+
     func testHalfToFloatIsExactForEveryBitPattern() {
         #if arch(x86_64) || arch(arm64)
         for bits in 0...UInt16.max {
