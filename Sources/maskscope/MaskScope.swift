@@ -9,7 +9,7 @@ struct MaskScope: ParsableCommand {
         commandName: "maskscope",
         abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention.",
         version: "0.1.0",
-        subcommands: [Predict.self, Tokenize.self, Inspect.self])
+        subcommands: [Predict.self, Tokenize.self, Inspect.self, Bench.self])
 }
 
 /// Options every command that loads a model shares.

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import RoBERTa
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `maskscope bench`: load time, fill-mask latency (median, p90) and peak memory on this machine.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure load time, fill-mask latency (median and p90) and peak RSS.",
+        discussion: """
+            Times whole fill-mask calls (tokenize, forward pass, LM head at the masks, top-k, decode) after
+            warm-up runs, for a short (~9 tokens) and a long (~40 tokens) sentence unless --text is given,
+            each with and without attention capture. Scripts/bench-compare runs this and transformers'
+            pipeline on the same checkpoint side by side.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: ArgumentHelp("A sentence with <mask> to time (repeatable; default: a short and a long one).", valueName: "text"))
+    var text: [String] = []
+
+    @Option(help: ArgumentHelp("Timed runs per case.", valueName: "n"))
+    var runs: Int = 30
+
+    @Option(help: ArgumentHelp("Untimed runs first.", valueName: "n"))
+    var warmup: Int = 3
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    static let defaultTexts = [
+        "Paris is the <mask> of France.",
+        "The quick brown fox, who had been running through the forest since dawn, finally stopped near the old <mask> to drink some water before the hunters arrived at noon.",
+    ]
+
+    func validate() throws {
+        if runs < 1 { throw ValidationError("--runs must be at least 1 (got \(runs))") }
+        if warmup < 0 { throw ValidationError("--warmup must be 0 or more (got \(warmup))") }
+    }
+
+    func run() throws {
+        let start = monotonicSeconds()
+        let model = try modelOptions.load()
+        let loadSeconds = monotonicSeconds() - start
+        let texts = text.isEmpty ? Self.defaultTexts : text
+        var firstAnswerSeconds: Double?
+        var rows: [(text: String, tokens: Int, attention: Bool, median: Double, p90: Double, min: Double)] = []
+        for sentence in texts {
+            let tokens = try model.inputIDs(for: sentence).count
+            for attention in [false, true] {
+                let options = FillMaskOptions(capture: CaptureOptions(attention: attention))
+                var times: [Double] = []
+                for i in 0..<(warmup + runs) {
+                    let t0 = monotonicSeconds()
+                    _ = try model.fillMask(sentence, options: options)
+                    let elapsed = monotonicSeconds() - t0
+                    if firstAnswerSeconds == nil { firstAnswerSeconds = monotonicSeconds() - start }
+                    if i >= warmup { times.append(elapsed) }
+                }
+                times.sort()
+                rows.append((sentence, tokens, attention, percentile(times, 0.5), percentile(times, 0.9), times[0]))
+            }
+        }
+        let rss = peakRSSBytes()
+        let threads = blasThreads()
+        if json {
+            let cases = rows.map { r in
+                JSONValue.object([("text", .string(r.text)), ("tokens", .int(r.tokens)), ("attention", .bool(r.attention)),
+                                  ("median_ms", .number(ms(r.median))), ("p90_ms", .number(ms(r.p90))), ("min_ms", .number(ms(r.min)))])
+            }
+            emit(JSONValue.object([
+                ("model", .string(modelOptions.model)), ("layers", .int(model.config.numHiddenLayers)),
+                ("hidden", .int(model.config.hiddenSize)), ("threads", .int(threads)), ("runs", .int(runs)),
+                ("load_ms", .number(ms(loadSeconds))), ("first_answer_ms", .number(ms(firstAnswerSeconds ?? 0))),
+                ("peak_rss_mb", .number(round(Double(rss) / 1_048_576 * 10) / 10)), ("cases", .array(cases)),
+            ]).serialized())
+            return
+        }
+        emit("model      \(modelOptions.model) (\(model.config.numHiddenLayers) layers, hidden \(model.config.hiddenSize), \(model.weightsSummary.dtypes.joined(separator: "/")))")
+        emit("threads    \(threads) BLAS, \(runs) timed runs after \(warmup) warm-up")
+        emit("load       \(String(format: "%.1f", ms(loadSeconds))) ms   first answer \(String(format: "%.1f", ms(firstAnswerSeconds ?? 0))) ms after start of load")
+        emit("peak RSS   \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
+        emit("")
+        emit(pad("tokens", 8) + pad("attention", 11) + pad("median ms", 11) + pad("p90 ms", 9) + pad("min ms", 9) + "text")
+        for r in rows {
+            let shown = r.text.count > 40 ? String(r.text.prefix(37)) + "..." : r.text
+            emit(pad(String(r.tokens), 8) + pad(r.attention ? "yes" : "no", 11) + pad(String(format: "%.2f", ms(r.median)), 11)
+                 + pad(String(format: "%.2f", ms(r.p90)), 9) + pad(String(format: "%.2f", ms(r.min)), 9) + shown)
+        }
+    }
+}
+
+func ms(_ seconds: Double) -> Double { (seconds * 1e5).rounded() / 100 }
+
+/// The value below which a fraction q of the sorted samples lie (nearest rank).
+func percentile(_ sorted: [Double], _ q: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Peak resident set size of this process (getrusage reports kilobytes on Linux).
+func peakRSSBytes() -> Int {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Int(usage.ru_maxrss) * 1024
+}
