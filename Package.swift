@@ -18,9 +18,11 @@ let package = Package(
             name: "CNcursesw", path: "Sources/CNcursesw",
             pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
 
-        // Engine: pure Swift tokenizer, then the model.
+        // Engine: pure Swift tokenizer, then the model. CKernels holds the AVX2/FMA kernels for
+        // few-row matrix products (see ARCHITECTURE.md: why not only OpenBLAS).
         .target(name: "Tokenizer"),
-        .target(name: "RoBERTa", dependencies: ["Tokenizer", "COpenBLAS"]),
+        .target(name: "CKernels"),
+        .target(name: "RoBERTa", dependencies: ["Tokenizer", "COpenBLAS", "CKernels"]),
 
         // The command line.
         .executableTarget(

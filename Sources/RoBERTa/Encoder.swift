@@ -54,7 +54,7 @@ extension RobertaWeights {
     }
 
     /// Embeddings, then every encoder layer, over one unpadded sequence.
-    func encode(ids: [Int], capture: CaptureOptions) -> EncoderOutput {
+    func encode(ids: [Int], capture: CaptureOptions, compute: Compute) -> EncoderOutput {
         let n = ids.count, h = config.hiddenSize, heads = config.numAttentionHeads, d = config.headSize
         let inner = config.intermediateSize, eps = config.layerNormEps
         let positions = positionIDs(for: ids)
@@ -95,9 +95,9 @@ extension RobertaWeights {
             intermediate.withUnsafeMutableBufferPointer { ib in
                 let xp = xb.baseAddress!, qp = qb.baseAddress!, kp = kb.baseAddress!, vp = vb.baseAddress!
                 let cp = cb.baseAddress!, pp = pb.baseAddress!, sp = sb.baseAddress!, ip = ib.baseAddress!
-                linear(xp, rows: n, inFeatures: h, weight: layer.query, bias: layer.queryBias, outFeatures: h, into: qp)
-                linear(xp, rows: n, inFeatures: h, weight: layer.key, bias: layer.keyBias, outFeatures: h, into: kp)
-                linear(xp, rows: n, inFeatures: h, weight: layer.value, bias: layer.valueBias, outFeatures: h, into: vp)
+                linear(xp, rows: n, inFeatures: h, weight: layer.query, bias: layer.queryBias, outFeatures: h, into: qp, compute: compute)
+                linear(xp, rows: n, inFeatures: h, weight: layer.key, bias: layer.keyBias, outFeatures: h, into: kp, compute: compute)
+                linear(xp, rows: n, inFeatures: h, weight: layer.value, bias: layer.valueBias, outFeatures: h, into: vp, compute: compute)
                 for head in 0..<heads {
                     let offset = head * d
                     // scores[n, n] = q_h[n, d] · k_h[n, d]^T / sqrt(d)
@@ -115,14 +115,14 @@ extension RobertaWeights {
                                 1, sp, Int32(n), vp + offset, Int32(h), 0, cp + offset, Int32(h))
                 }
                 linear(cp, rows: n, inFeatures: h, weight: layer.attentionOutput, bias: layer.attentionOutputBias,
-                       outFeatures: h, into: pp)
+                       outFeatures: h, into: pp, compute: compute)
                 // x = LayerNorm(attention_output + x)
                 addLayerNorm(pp, residual: xp, rows: n, width: h, weight: layer.attentionNormWeight,
                              bias: layer.attentionNormBias, eps: eps)
                 linear(pp, rows: n, inFeatures: h, weight: layer.intermediate, bias: layer.intermediateBias,
-                       outFeatures: inner, into: ip)
-                activate(ip, count: n * inner, config.hiddenAct)
-                linear(ip, rows: n, inFeatures: inner, weight: layer.output, bias: layer.outputBias, outFeatures: h, into: xp)
+                       outFeatures: inner, into: ip, compute: compute)
+                activate(ip, count: n * inner, config.hiddenAct, compute: compute)
+                linear(ip, rows: n, inFeatures: inner, weight: layer.output, bias: layer.outputBias, outFeatures: h, into: xp, compute: compute)
                 addLayerNorm(xp, residual: pp, rows: n, width: h, weight: layer.outputNormWeight,
                              bias: layer.outputNormBias, eps: eps)
             }}}}}}}}
@@ -136,7 +136,7 @@ extension RobertaWeights {
     }
 
     /// LM head logits [rows.count, vocab] for the given rows of the final hidden states only.
-    func lmLogits(hidden: [Float], rows: [Int]) -> [Float] {
+    func lmLogits(hidden: [Float], rows: [Int], compute: Compute) -> [Float] {
         let h = config.hiddenSize, vocab = config.vocabSize, m = rows.count
         guard m > 0 else { return [] }
         var t = [Float](repeating: 0, count: m * h)
@@ -149,10 +149,10 @@ extension RobertaWeights {
             let tp = tb.baseAddress!, dp = db.baseAddress!, lp = lb.baseAddress!
             for (i, row) in rows.enumerated() { (tp + i * h).update(from: hb.baseAddress! + row * h, count: h) }
             // dense -> exact GELU (the LM head always uses erf GELU) -> LayerNorm -> decoder + bias
-            linear(tp, rows: m, inFeatures: h, weight: lmDense, bias: lmDenseBias, outFeatures: h, into: dp)
-            activate(dp, count: m * h, .gelu)
+            linear(tp, rows: m, inFeatures: h, weight: lmDense, bias: lmDenseBias, outFeatures: h, into: dp, compute: compute)
+            activate(dp, count: m * h, .gelu, compute: compute)
             addLayerNorm(dp, residual: nil, rows: m, width: h, weight: lmNormWeight, bias: lmNormBias, eps: config.layerNormEps)
-            linear(dp, rows: m, inFeatures: h, weight: decoder, bias: decoderBias, outFeatures: vocab, into: lp)
+            linear(dp, rows: m, inFeatures: h, weight: decoder, bias: decoderBias, outFeatures: vocab, into: lp, compute: compute)
         }}}}
         return logits
     }

@@ -12,19 +12,37 @@ public final class RobertaModel: @unchecked Sendable {
     /// The byte-level BPE tokenizer read from vocab.json and merges.txt.
     public let tokenizer: BPETokenizer
     let weights: RobertaWeights
+    let compute: Compute
 
     /// Where the weights came from and how they reached float32.
     public var weightsSummary: WeightsSummary { weights.summary }
+    /// Threads each weight product is split over.
+    public var threads: Int { compute.threads }
+    /// "avx2" when the hand-written AVX2/FMA kernels run the weight products, "openblas" otherwise.
+    public var kernelName: String { compute.useKernels ? "avx2" : "openblas" }
 
-    init(directory: URL, config: RobertaConfig, tokenizer: BPETokenizer, weights: RobertaWeights) {
+    init(directory: URL, config: RobertaConfig, tokenizer: BPETokenizer, weights: RobertaWeights, compute: Compute) {
         self.directory = directory
         self.config = config
         self.tokenizer = tokenizer
         self.weights = weights
+        self.compute = compute
+    }
+
+    /// Which code runs the weight products.
+    public enum Kernels: String, Sendable {
+        /// The AVX2/FMA kernels when the CPU has them, else OpenBLAS.
+        case auto
+        /// OpenBLAS sgemm/sgemv only.
+        case openblas
     }
 
     /// Reads config.json, the tokenizer files and the safetensors weights of `directory`.
-    public static func load(directory: URL) throws -> RobertaModel {
+    ///
+    /// - Parameters:
+    ///   - threads: threads per weight product (default: one per core).
+    ///   - kernels: `.auto` (default; the environment variable MASKSCOPE_KERNELS=openblas forces OpenBLAS).
+    public static func load(directory: URL, threads: Int? = nil, kernels: Kernels = .auto) throws -> RobertaModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
             throw ModelLoadError.missingFile(directory.path)
@@ -33,18 +51,24 @@ public final class RobertaModel: @unchecked Sendable {
         let config = try RobertaConfig.load(from: directory.appendingPathComponent("config.json"))
         let tokenizer = try BPETokenizer.load(directory: directory)
         let weights = try RobertaWeights(directory: directory, config: config)
-        return RobertaModel(directory: directory, config: config, tokenizer: tokenizer, weights: weights)
+        let forced = ProcessInfo.processInfo.environment["MASKSCOPE_KERNELS"].flatMap(Kernels.init(rawValue:))
+        let useKernels = (forced ?? kernels) == .auto && Compute.kernelsAvailable
+        let compute = Compute(threads: max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount), useKernels: useKernels)
+        // With our kernels OpenBLAS only runs the small per-head attention products: one thread, so that no
+        // spinning OpenBLAS worker steals the core our own threads need.
+        setBLASThreads(useKernels ? 1 : compute.threads)
+        return RobertaModel(directory: directory, config: config, tokenizer: tokenizer, weights: weights, compute: compute)
     }
 
     /// Runs the encoder over token ids (with <s> and </s> already in place).
     public func encode(ids: [Int], capture: CaptureOptions = .none) throws -> EncoderOutput {
         try check(ids: ids)
-        return weights.encode(ids: ids, capture: capture)
+        return weights.encode(ids: ids, capture: capture, compute: compute)
     }
 
     /// Masked-LM logits [rows.count][vocab] at the given token positions of an encoder output.
     public func logits(_ output: EncoderOutput, at rows: [Int]) -> [[Float]] {
-        let flat = weights.lmLogits(hidden: output.lastHiddenState, rows: rows)
+        let flat = weights.lmLogits(hidden: output.lastHiddenState, rows: rows, compute: compute)
         let vocab = config.vocabSize
         return rows.indices.map { Array(flat[($0 * vocab)..<(($0 + 1) * vocab)]) }
     }

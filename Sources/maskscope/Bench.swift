@@ -64,7 +64,7 @@ struct Bench: ParsableCommand {
             }
         }
         let rss = peakRSSBytes()
-        let threads = blasThreads()
+        let threads = model.threads
         if json {
             let cases = rows.map { r in
                 JSONValue.object([("text", .string(r.text)), ("tokens", .int(r.tokens)), ("attention", .bool(r.attention)),
@@ -72,14 +72,14 @@ struct Bench: ParsableCommand {
             }
             emit(JSONValue.object([
                 ("model", .string(modelOptions.model)), ("layers", .int(model.config.numHiddenLayers)),
-                ("hidden", .int(model.config.hiddenSize)), ("threads", .int(threads)), ("runs", .int(runs)),
+                ("hidden", .int(model.config.hiddenSize)), ("threads", .int(threads)), ("kernels", .string(model.kernelName)), ("runs", .int(runs)),
                 ("load_ms", .number(ms(loadSeconds))), ("first_answer_ms", .number(ms(firstAnswerSeconds ?? 0))),
                 ("peak_rss_mb", .number(round(Double(rss) / 1_048_576 * 10) / 10)), ("cases", .array(cases)),
             ]).serialized())
             return
         }
         emit("model      \(modelOptions.model) (\(model.config.numHiddenLayers) layers, hidden \(model.config.hiddenSize), \(model.weightsSummary.dtypes.joined(separator: "/")))")
-        emit("threads    \(threads) BLAS, \(runs) timed runs after \(warmup) warm-up")
+        emit("threads    \(threads), \(model.kernelName) kernels, \(runs) timed runs after \(warmup) warm-up")
         emit("load       \(String(format: "%.1f", ms(loadSeconds))) ms   first answer \(String(format: "%.1f", ms(firstAnswerSeconds ?? 0))) ms after start of load")
         emit("peak RSS   \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
         emit("")

@@ -17,17 +17,16 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Model directory in the Hugging Face layout (config.json, vocab.json, merges.txt, model.safetensors).", valueName: "dir"))
     var model: String
 
-    @Option(name: .long, help: ArgumentHelp("BLAS threads (default: one per core).", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core).", valueName: "n"))
     var threads: Int?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
     }
 
-    /// Loads the model, after setting the BLAS thread count.
+    /// Loads the model with the requested thread count.
     func load() throws -> RobertaModel {
-        setBLASThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        return try RobertaModel.load(directory: URL(fileURLWithPath: model))
+        try RobertaModel.load(directory: URL(fileURLWithPath: model), threads: threads)
     }
 }
 

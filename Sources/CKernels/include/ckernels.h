@@ -1,0 +1,22 @@
+#ifndef MASKSCOPE_CKERNELS_H
+#define MASKSCOPE_CKERNELS_H
+#include <stddef.h>
+
+/* Hand-written AVX2/FMA kernels for the shapes RoBERTa inference has: a few rows (tokens) times a large
+ * weight matrix. OpenBLAS packs the whole weight matrix on every call, which wastes most of the memory
+ * bandwidth when there are only 1-40 rows; these kernels stream each weight row once.
+ * Every function checks nothing: callers pass valid pointers and sizes. */
+
+/* 1 when this CPU runs the AVX2+FMA kernels; callers fall back to cblas otherwise. */
+int ms_kernels_available(void);
+
+/* y[r][o] = bias[o] + sum_i x[r][i] * w[o][i] for r < n and o in [o_begin, o_end).
+ * x: [n, k] row-major (ld k), w: [out, k] row-major (nn.Linear weight), y: [n, ldy]. bias may be NULL. */
+void ms_linear_nt(const float *x, int n, int k, const float *w, const float *bias,
+                  int o_begin, int o_end, float *y, int ldy);
+
+/* x = 0.5 * x * (1 + erf(x / sqrt(2))) in place, erf by the same rational approximation PyTorch's
+ * vectorised CPU kernel uses (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7). */
+void ms_gelu_erf(float *x, size_t count);
+
+#endif

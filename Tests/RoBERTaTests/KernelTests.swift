@@ -1,0 +1,81 @@
+import Foundation
+import XCTest
+@testable import RoBERTa
+
+/// The AVX2/FMA few-row kernels agree with a plain float64 reference and with the OpenBLAS path.
+final class KernelTests: XCTestCase {
+    /// Deterministic pseudo-random floats in [-1, 1).
+    func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
+        }
+    }
+
+    func checkLinear(rows n: Int, inFeatures k: Int, outFeatures out: Int, compute: Compute) {
+        let x = values(n * k, seed: 1), w = values(out * k, seed: 2), b = values(out, seed: 3)
+        var y = [Float](repeating: .nan, count: n * out)
+        w.withUnsafeBufferPointer { wb in
+        b.withUnsafeBufferPointer { bb in
+        x.withUnsafeBufferPointer { xb in
+        y.withUnsafeMutableBufferPointer { yb in
+            linear(xb.baseAddress!, rows: n, inFeatures: k,
+                   weight: FloatTensor(name: "w", shape: [out, k], pointer: wb.baseAddress!),
+                   bias: FloatTensor(name: "b", shape: [out], pointer: bb.baseAddress!),
+                   outFeatures: out, into: yb.baseAddress!, compute: compute)
+        }}}}
+        var worst = 0.0
+        for r in 0..<n {
+            for o in 0..<out {
+                var sum = Double(b[o])
+                for i in 0..<k { sum += Double(x[r * k + i]) * Double(w[o * k + i]) }
+                worst = max(worst, abs(sum - Double(y[r * out + o])) / max(1, abs(sum)))
+            }
+        }
+        XCTAssertLessThan(worst, 2e-6, "n=\(n) k=\(k) out=\(out) \(compute): max relative error \(worst)")
+    }
+
+    func testKernelMatchesReferenceForEveryRowRemainderAndOddSizes() throws {
+        try XCTSkipUnless(Compute.kernelsAvailable, "this CPU has no AVX2/FMA: the kernels are not used here (OpenBLAS is)")
+        for n in [1, 2, 3, 4, 5, 7, 9, 13, 40] {
+            for (k, out) in [(16, 4), (13, 7), (64, 130), (40, 33)] {
+                checkLinear(rows: n, inFeatures: k, outFeatures: out, compute: Compute(threads: 1, useKernels: true))
+            }
+        }
+    }
+
+    func testKernelSplitOverThreadsMatchesReference() throws {
+        try XCTSkipUnless(Compute.kernelsAvailable, "this CPU has no AVX2/FMA: the kernels are not used here (OpenBLAS is)")
+        for n in [1, 9] {
+            checkLinear(rows: n, inFeatures: 96, outFeatures: 1003, compute: Compute(threads: 2, useKernels: true))
+            checkLinear(rows: n, inFeatures: 96, outFeatures: 1003, compute: Compute(threads: 3, useKernels: true))
+        }
+    }
+
+    func testOpenBLASPathMatchesReference() {
+        for n in [1, 4] { checkLinear(rows: n, inFeatures: 13, outFeatures: 7, compute: Compute(threads: 1, useKernels: false)) }
+    }
+
+    func testKernelGELUMatchesExactGELU() throws {
+        try XCTSkipUnless(Compute.kernelsAvailable, "this CPU has no AVX2/FMA: the kernels are not used here (OpenBLAS is)")
+        var x = (0..<2001).map { Float($0 - 1000) / 100 }  // -10 ... 10, 2001 values (a scalar tail too)
+        let exact = x.map { v -> Double in 0.5 * Double(v) * (1 + erf(Double(v) / 2.0.squareRoot())) }
+        x.withUnsafeMutableBufferPointer { activate($0.baseAddress!, count: $0.count, .gelu, compute: Compute(threads: 1, useKernels: true)) }
+        let worst = zip(x, exact).map { abs(Double($0) - $1) }.max() ?? .nan
+        XCTAssertLessThan(worst, 2e-6, "max |gelu - exact| = \(worst)")
+    }
+
+    func testModelAnswersTheSameWithKernelsAndWithOpenBLAS() throws {
+        try XCTSkipUnless(Compute.kernelsAvailable, "this CPU has no AVX2/FMA: the kernels are not used here (OpenBLAS is)")
+        let kernels = try RobertaModel.load(directory: Fixtures.model("tiny"), kernels: .auto)
+        let blas = try RobertaModel.load(directory: Fixtures.model("tiny"), kernels: .openblas)
+        XCTAssertEqual(kernels.kernelName, "avx2")
+        XCTAssertEqual(blas.kernelName, "openblas")
+        for text in ["Paris is the <mask> of France.", "<mask> is a <mask> day in <mask>!"] {
+            let a = try kernels.fillMask(text).masks, b = try blas.fillMask(text).masks
+            XCTAssertEqual(a.map { $0.candidates.map(\.token) }, b.map { $0.candidates.map(\.token) })
+            for (x, y) in zip(a.flatMap(\.candidates), b.flatMap(\.candidates)) { XCTAssertEqual(x.score, y.score, accuracy: 1e-6) }
+        }
+    }
+}
