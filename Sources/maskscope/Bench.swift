@@ -32,7 +32,7 @@ struct Bench: ParsableCommand {
 
     static let defaultTexts = [
         "Paris is the <mask> of France.",
-        "The quick brown fox, who had been running through the forest since dawn, finally stopped near the old <mask> to drink some water before the hunters arrived at noon.",
+        "The quick brown fox, who had been running through the forest since early dawn, finally stopped near the old stone <mask> to drink some cold, clear water before the hunters arrived at noon.",
     ]
 
     func validate() throws {
