@@ -148,6 +148,83 @@ AVX2 static void gelu_avx2(float *x, size_t count) {
 }
 #endif
 
+#ifdef MS_X86
+AVX2 static void attention_avx2(const float *q, const float *k, const float *v, int n, int d, int ld, float scale,
+                                float *probs, float *ctx, int ldc) {
+    for (int i = 0; i < n; i++) {
+        const float *qi = q + (size_t)i * ld;
+        float *p = probs + (size_t)i * n;
+        float max = -INFINITY;
+        for (int j = 0; j < n; j++) {
+            const float *kj = k + (size_t)j * ld;
+            __m256 acc = _mm256_setzero_ps();
+            int t = 0;
+            for (; t + 8 <= d; t += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qi + t), _mm256_loadu_ps(kj + t), acc);
+            __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+            s4 = _mm_hadd_ps(s4, s4);
+            s4 = _mm_hadd_ps(s4, s4);
+            float sum = _mm_cvtss_f32(s4);
+            for (; t < d; t++) sum += qi[t] * kj[t];
+            p[j] = sum * scale;
+            if (p[j] > max) max = p[j];
+        }
+        /* softmax: exp(x - max) with x - max <= 0, then normalise */
+        __m256 vmax = _mm256_set1_ps(max), vsum = _mm256_setzero_ps();
+        int j = 0;
+        for (; j + 8 <= n; j += 8) {
+            __m256 e = exp_neg(_mm256_sub_ps(_mm256_loadu_ps(p + j), vmax));
+            _mm256_storeu_ps(p + j, e);
+            vsum = _mm256_add_ps(vsum, e);
+        }
+        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(vsum), _mm256_extractf128_ps(vsum, 1));
+        s4 = _mm_hadd_ps(s4, s4);
+        s4 = _mm_hadd_ps(s4, s4);
+        float sum = _mm_cvtss_f32(s4);
+        for (; j < n; j++) { p[j] = expf(p[j] - max); sum += p[j]; }
+        float inv = 1.0f / sum;
+        for (j = 0; j < n; j++) p[j] *= inv;
+        /* ctx_i = sum_j p_j v_j */
+        float *ci = ctx + (size_t)i * ldc;
+        int t = 0;
+        for (; t + 8 <= d; t += 8) {
+            __m256 acc = _mm256_setzero_ps();
+            for (int jj = 0; jj < n; jj++)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(p[jj]), _mm256_loadu_ps(v + (size_t)jj * ld + t), acc);
+            _mm256_storeu_ps(ci + t, acc);
+        }
+        for (; t < d; t++) {
+            float acc = 0;
+            for (int jj = 0; jj < n; jj++) acc += p[jj] * v[(size_t)jj * ld + t];
+            ci[t] = acc;
+        }
+    }
+}
+#endif
+
+void ms_attention_head(const float *q, const float *k, const float *v, int n, int d, int ld, float scale,
+                       float *probs, float *ctx, int ldc) {
+#ifdef MS_X86
+    attention_avx2(q, k, v, n, d, ld, scale, probs, ctx, ldc);
+#else
+    for (int i = 0; i < n; i++) {
+        float *p = probs + (size_t)i * n, max = -INFINITY, sum = 0;
+        for (int j = 0; j < n; j++) {
+            float s = 0;
+            for (int t = 0; t < d; t++) s += q[(size_t)i * ld + t] * k[(size_t)j * ld + t];
+            p[j] = s * scale;
+            if (p[j] > max) max = p[j];
+        }
+        for (int j = 0; j < n; j++) { p[j] = expf(p[j] - max); sum += p[j]; }
+        for (int j = 0; j < n; j++) p[j] /= sum;
+        for (int t = 0; t < d; t++) {
+            float acc = 0;
+            for (int j = 0; j < n; j++) acc += p[j] * v[(size_t)j * ld + t];
+            ctx[(size_t)i * ldc + t] = acc;
+        }
+    }
+#endif
+}
+
 void ms_linear_nt(const float *x, int n, int k, const float *w, const float *bias,
                   int o_begin, int o_end, float *y, int ldy) {
 #ifdef MS_X86

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -100,6 +101,20 @@ extension RobertaWeights {
                 linear(xp, rows: n, inFeatures: h, weight: layer.value, bias: layer.valueBias, outFeatures: h, into: vp, compute: compute)
                 for head in 0..<heads {
                     let offset = head * d
+                    if compute.useKernels {
+                        // Fused scores, softmax and context; the map goes straight into the capture when kept.
+                        if capture.attention {
+                            let start = (layerIndex * heads + head) * n * n
+                            attention.withUnsafeMutableBufferPointer { ab in
+                                ms_attention_head(qp + offset, kp + offset, vp + offset, Int32(n), Int32(d), Int32(h), scale,
+                                                  ab.baseAddress! + start, cp + offset, Int32(h))
+                            }
+                        } else {
+                            ms_attention_head(qp + offset, kp + offset, vp + offset, Int32(n), Int32(d), Int32(h), scale,
+                                              sp, cp + offset, Int32(h))
+                        }
+                        continue
+                    }
                     // scores[n, n] = q_h[n, d] · k_h[n, d]^T / sqrt(d)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d),
                                 scale, qp + offset, Int32(h), kp + offset, Int32(h), 0, sp, Int32(n))

@@ -19,4 +19,10 @@ void ms_linear_nt(const float *x, int n, int k, const float *w, const float *bia
  * vectorised CPU kernel uses (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7). */
 void ms_gelu_erf(float *x, size_t count);
 
+/* One attention head over n tokens, fused: probs[i][j] = softmax_j(scale * q_i . k_j) and
+ * ctx_i = sum_j probs[i][j] * v_j. q, k, v: rows of stride ld (the head's columns of the Q/K/V matrices);
+ * probs: [n, n] (written: the attention map); ctx: rows of stride ldc. */
+void ms_attention_head(const float *q, const float *k, const float *v, int n, int d, int ld, float scale,
+                       float *probs, float *ctx, int ldc);
+
 #endif
