@@ -105,8 +105,10 @@ extension RobertaModel {
             warnings = resolved.warnings
         }
         try check(ids: ids)
-        let output = weights.encode(ids: ids, capture: options.capture, compute: compute)
-        let logits = weights.lmLogits(hidden: output.lastHiddenState, rows: maskPositions, compute: compute)
+        let (output, logits) = compute.forwardPass {
+            let output = weights.encode(ids: ids, capture: options.capture, compute: compute)
+            return (output, weights.lmLogits(hidden: output.lastHiddenState, rows: maskPositions, compute: compute))
+        }
         let vocab = config.vocabSize
         let singleMask = maskPositions.count == 1
         let withoutPad = { (tokens: [Int]) in tokens.filter { $0 != self.tokenizer.padID } }

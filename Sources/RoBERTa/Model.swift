@@ -53,7 +53,7 @@ public final class RobertaModel: @unchecked Sendable {
         let weights = try RobertaWeights(directory: directory, config: config)
         let forced = ProcessInfo.processInfo.environment["MASKSCOPE_KERNELS"].flatMap(Kernels.init(rawValue:))
         let useKernels = (forced ?? kernels) == .auto && Compute.kernelsAvailable
-        let compute = Compute(threads: max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount), useKernels: useKernels)
+        let compute = Compute(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, useKernels: useKernels)
         // With our kernels OpenBLAS only runs the small per-head attention products: one thread, so that no
         // spinning OpenBLAS worker steals the core our own threads need.
         setBLASThreads(useKernels ? 1 : compute.threads)
@@ -63,7 +63,7 @@ public final class RobertaModel: @unchecked Sendable {
     /// Runs the encoder over token ids (with <s> and </s> already in place).
     public func encode(ids: [Int], capture: CaptureOptions = .none) throws -> EncoderOutput {
         try check(ids: ids)
-        return weights.encode(ids: ids, capture: capture, compute: compute)
+        return compute.forwardPass { weights.encode(ids: ids, capture: capture, compute: compute) }
     }
 
     /// Masked-LM logits [rows.count][vocab] at the given token positions of an encoder output.

@@ -1,17 +1,44 @@
 import CKernels
 import COpenBLAS
-import Dispatch
 import Foundation
 
 /// How a forward pass runs its weight products.
-struct Compute: Sendable, Equatable {
+struct Compute: Sendable {
     /// Threads that share each weight product (split over output features).
-    var threads: Int
+    let threads: Int
     /// AVX2/FMA few-row kernels (CKernels) instead of OpenBLAS sgemm/sgemv.
-    var useKernels: Bool
+    let useKernels: Bool
+    /// The worker threads of the kernels (nil with one thread or without kernels).
+    let pool: WorkerPool?
+
+    init(threads: Int, useKernels: Bool) {
+        self.threads = max(1, threads)
+        self.useKernels = useKernels
+        pool = useKernels && threads > 1 ? WorkerPool(threads: threads) : nil
+    }
 
     /// Whether this CPU runs the AVX2/FMA kernels.
     static let kernelsAvailable = ms_kernels_available() != 0
+
+    /// Runs one forward pass with the workers spinning between products, then lets them sleep.
+    func forwardPass<T>(_ body: () throws -> T) rethrows -> T {
+        guard let pool else { return try body() }
+        ms_pool_set_active(pool.pointer, 1)
+        defer { ms_pool_set_active(pool.pointer, 0) }
+        return try body()
+    }
+}
+
+/// Owns a CKernels thread pool: threads - 1 workers that sleep unless a forward pass runs.
+final class WorkerPool: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    init?(threads: Int) {
+        guard let pool = ms_pool_create(Int32(threads)) else { return nil }
+        pointer = pool
+    }
+
+    deinit { ms_pool_destroy(pointer) }
 }
 
 // One function per operation; shapes in comments are row-major [rows, cols].
@@ -22,19 +49,12 @@ func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
             weight: FloatTensor, bias: FloatTensor, outFeatures: Int, into y: UnsafeMutablePointer<Float>,
             compute: Compute) {
     if compute.useKernels {
-        // Each thread streams its own block of weight rows once; blocks are multiples of 4 rows.
-        let threads = max(1, min(compute.threads, outFeatures / 64))
-        if threads == 1 {
+        // Each thread streams its own block of weight rows once (blocks of 4 rows).
+        if let pool = compute.pool {
+            ms_pool_linear(pool.pointer, x, Int32(n), Int32(inFeatures), weight.pointer, bias.pointer,
+                           Int32(outFeatures), y, Int32(outFeatures))
+        } else {
             ms_linear_nt(x, Int32(n), Int32(inFeatures), weight.pointer, bias.pointer, 0, Int32(outFeatures), y, Int32(outFeatures))
-            return
-        }
-        let chunk = ((outFeatures + threads - 1) / threads + 3) / 4 * 4
-        let xs = SendablePointer(x), ys = SendableMutablePointer(y), w = weight, b = bias
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let begin = t * chunk, end = min(outFeatures, begin + chunk)
-            guard begin < end else { return }
-            ms_linear_nt(xs.pointer, Int32(n), Int32(inFeatures), w.pointer, b.pointer, Int32(begin), Int32(end),
-                         ys.pointer, Int32(outFeatures))
         }
         return
     }
@@ -46,18 +66,6 @@ func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(outFeatures), Int32(inFeatures),
                     1, x, Int32(inFeatures), weight.pointer, Int32(inFeatures), 1, y, Int32(outFeatures))
     }
-}
-
-/// A pointer handed to worker threads that each write a disjoint part of what it points to.
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
-}
-
-/// A mutable pointer handed to worker threads that each write a disjoint part of what it points to.
-struct SendableMutablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
 
 /// x[n, h] = LayerNorm(x + residual) with weight/bias [h]; biased variance, eps inside the root (as torch).

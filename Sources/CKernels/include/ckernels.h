@@ -25,4 +25,16 @@ void ms_gelu_erf(float *x, size_t count);
 void ms_attention_head(const float *q, const float *k, const float *v, int n, int d, int ld, float scale,
                        float *probs, float *ctx, int ldc);
 
+/* A set of threads that share the weight products (pool.c). ms_pool_create(threads) starts threads-1
+ * workers (the caller is the last one); ms_pool_linear splits the output rows over them in blocks of 4
+ * and returns when all are done; ms_pool_set_active(1) lets the workers spin between products during a
+ * forward pass, (0) puts them to sleep. ms_pool_linear calls on one pool are serialised. */
+typedef struct ms_pool ms_pool;
+ms_pool *ms_pool_create(int threads);
+void ms_pool_destroy(ms_pool *pool);
+int ms_pool_threads(const ms_pool *pool);
+void ms_pool_set_active(ms_pool *pool, int active);
+void ms_pool_linear(ms_pool *pool, const float *x, int n, int k, const float *w, const float *bias,
+                    int out, float *y, int ldy);
+
 #endif
