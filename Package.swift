@@ -24,16 +24,20 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "RoBERTa", dependencies: ["Tokenizer", "COpenBLAS", "CKernels"]),
 
+        // Where models live: the Hugging Face hub cache, names, pull, the bundled demo. No UI.
+        .target(name: "ModelStore", dependencies: ["RoBERTa"]),
+
         // The command line.
         .executableTarget(
             name: "maskscope",
             dependencies: [
-                "Tokenizer", "RoBERTa",
+                "Tokenizer", "RoBERTa", "ModelStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer"]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "RoBERTa"], exclude: ["FakeHub"]),
         .testTarget(name: "CLITests", dependencies: ["maskscope"]),
     ]
 )

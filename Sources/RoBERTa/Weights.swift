@@ -37,6 +37,7 @@ final class RobertaWeights: @unchecked Sendable {
     let summary: WeightsSummary
 
     private let files: [SafetensorsFile]
+    private let pytorch: PyTorchCheckpoint?
     private var owned: [UnsafeMutablePointer<Float>] = []
 
     deinit { for p in owned { p.deallocate() } }
@@ -46,7 +47,9 @@ final class RobertaWeights: @unchecked Sendable {
         self.config = config
         let single = directory.appendingPathComponent("model.safetensors")
         let index = directory.appendingPathComponent("model.safetensors.index.json")
+        let bin = directory.appendingPathComponent("pytorch_model.bin")
         var files: [SafetensorsFile] = []
+        var pytorch: PyTorchCheckpoint?
         var table: [String: TensorRecord] = [:]
         if FileManager.default.fileExists(atPath: single.path) {
             let file = try SafetensorsFile(path: single.path)
@@ -59,11 +62,17 @@ final class RobertaWeights: @unchecked Sendable {
                 files.append(file)
                 for (name, record) in file.tensors { table[name] = record }
             }
+        } else if FileManager.default.fileExists(atPath: bin.path) {
+            // Older caches hold only pytorch_model.bin; its tensors are mapped in place, as safetensors ones are.
+            let checkpoint = try PyTorchCheckpoint(path: bin.path)
+            pytorch = checkpoint
+            table = checkpoint.tensors
         } else {
             throw ModelLoadError.missingFile(single.path)
         }
         self.files = files
-        let fileNames = files.map { $0.mapped.path }
+        self.pytorch = pytorch
+        let fileNames = files.map { $0.mapped.path } + (pytorch.map { [$0.mapped.path] } ?? [])
 
         var used = Set<String>()
         var dtypes = Set<String>()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelStore
 import RoBERTa
 
 /// The `maskscope` command: fill-mask inference and a look inside RoBERTa models.
@@ -9,12 +10,12 @@ struct MaskScope: ParsableCommand {
         commandName: "maskscope",
         abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention.",
         version: "0.1.0",
-        subcommands: [Predict.self, Tokenize.self, Inspect.self, Bench.self])
+        subcommands: [Predict.self, Tokenize.self, Inspect.self, Bench.self, Models.self, Pull.self])
 }
 
 /// Options every command that loads a model shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Model directory in the Hugging Face layout (config.json, vocab.json, merges.txt, model.safetensors).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("roberta-base, roberta-large, distilroberta-base or ORG/NAME from the Hugging Face cache (see `maskscope models`), or a model directory (config.json, vocab.json, merges.txt, model.safetensors).", valueName: "name|dir"))
     var model: String
 
     @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core).", valueName: "n"))
@@ -24,9 +25,11 @@ struct ModelOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
     }
 
-    /// Loads the model with the requested thread count.
+    /// Resolves the name or directory (through the hub cache) and loads the model with the requested thread count.
     func load() throws -> RobertaModel {
-        try RobertaModel.load(directory: URL(fileURLWithPath: model), threads: threads)
+        let resolved = try ModelResolver().resolve(model)
+        for note in resolved.notes { warn(note) }
+        return try RobertaModel.load(directory: resolved.directory, threads: threads)
     }
 }
 

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import ModelStore
+
+/// `maskscope models`: the models in the Hugging Face cache, and the known ones that can be pulled.
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the models in the Hugging Face cache and the known ones not downloaded yet.",
+        discussion: """
+            The cache is HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub, as transformers uses it.
+            Any listed name works as --model NAME. With --json prints {"cache", "models": [...], "demo"}.
+            """)
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let cache = HubCache.locate()
+        let entries = ModelCatalog(cache: cache).entries()
+        let demo = DemoModel.locate()
+        if json {
+            emit(modelsJSON(cache: cache, entries: entries, demo: demo).serialized())
+            return
+        }
+        for line in modelsTable(cache: cache, entries: entries, demo: demo) { emit(line) }
+    }
+}
+
+/// The readable listing: present models, then the ones a pull would fetch.
+func modelsTable(cache: HubCache, entries: [ModelEntry], demo: URL?) -> [String] {
+    var lines = ["Hugging Face cache: \(cache.root.path)" + (FileManager.default.fileExists(atPath: cache.root.path) ? "" : " (does not exist yet)")]
+    let header = pad("NAME", 30) + pad("SIZE", 10) + pad("DTYPE", 7) + pad("LAYERS", 8) + pad("HIDDEN", 8)
+    let present = entries.filter(\.present)
+    let absent = entries.filter { !$0.present }
+    func row(_ e: ModelEntry, last: String) -> String {
+        pad(e.name, 30) + pad(e.sizeBytes.map { (e.present ? "" : "~") + formatBytes($0) } ?? "?", 10)
+            + pad(e.dtypes.isEmpty ? "?" : e.dtypes.joined(separator: "/"), 7)
+            + pad(e.layers.map(String.init) ?? "?", 8) + pad(e.hiddenSize.map(String.init) ?? "?", 8) + last
+    }
+    lines.append("")
+    if present.isEmpty {
+        lines.append("No model in the cache yet.")
+    } else {
+        lines.append(header + "PATH")
+        for e in present {
+            lines.append(row(e, last: e.directory?.path ?? ""))
+            for note in e.notes { lines.append("    note: \(note)") }
+        }
+    }
+    if !absent.isEmpty {
+        lines.append("")
+        lines.append("Not downloaded yet:")
+        lines.append(header + "GET IT WITH")
+        for e in absent {
+            lines.append(row(e, last: e.pullCommand ?? ""))
+            for note in e.notes { lines.append("    note: \(note)") }
+        }
+    }
+    lines.append("")
+    if let demo {
+        lines.append("Demo model (random weights, predictions mean nothing): \(demo.path)")
+    }
+    lines.append("Fetch the real models with: \(DemoModel.fetchCommand)")
+    return lines
+}
+
+func modelsJSON(cache: HubCache, entries: [ModelEntry], demo: URL?) -> JSONValue {
+    func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+    func optional(_ n: Int?) -> JSONValue { n.map { .int($0) } ?? .null }
+    let models = entries.map { e in
+        JSONValue.object([
+            ("name", .string(e.name)), ("repo_id", optional(e.repoID)), ("present", .bool(e.present)),
+            ("loadable", .bool(e.loadable)), ("path", optional(e.directory?.path)), ("revision", optional(e.revision)),
+            ("size_bytes", optional(e.sizeBytes.map { Int($0) })), ("dtype", .array(e.dtypes.map { .string($0) })),
+            ("model_type", optional(e.modelType)), ("layers", optional(e.layers)), ("hidden_size", optional(e.hiddenSize)),
+            ("pull_command", optional(e.pullCommand)), ("notes", .array(e.notes.map { .string($0) })),
+        ])
+    }
+    return .object([("cache", .string(cache.root.path)), ("models", .array(models)), ("demo", optional(demo?.path))])
+}
