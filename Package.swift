@@ -27,11 +27,16 @@ let package = Package(
         // Where models live: the Hugging Face hub cache, names, pull, the bundled demo. No UI.
         .target(name: "ModelStore", dependencies: ["RoBERTa"]),
 
+        // The workbench: state and reducer (no terminal), panes into a cell buffer, the ncurses backend.
+        .target(name: "Workbench", dependencies: ["RoBERTa", "Tokenizer"]),
+        .target(name: "TerminalUI", dependencies: ["Workbench", "RoBERTa", "Tokenizer"]),
+        .target(name: "CursesBackend", dependencies: ["TerminalUI", "Workbench", "CNcursesw"]),
+
         // The command line.
         .executableTarget(
             name: "maskscope",
             dependencies: [
-                "Tokenizer", "RoBERTa", "ModelStore",
+                "Tokenizer", "RoBERTa", "ModelStore", "Workbench", "TerminalUI", "CursesBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -39,5 +44,9 @@ let package = Package(
         .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "RoBERTa"], exclude: ["FakeHub"]),
         .testTarget(name: "CLITests", dependencies: ["maskscope"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "RoBERTa", "Tokenizer"]),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "Workbench", "RoBERTa", "Tokenizer"],
+                    exclude: ["__Snapshots__"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["maskscope"]),
     ]
 )

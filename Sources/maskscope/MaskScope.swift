@@ -10,7 +10,8 @@ struct MaskScope: ParsableCommand {
         commandName: "maskscope",
         abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention.",
         version: "0.1.0",
-        subcommands: [Predict.self, Tokenize.self, Inspect.self, Bench.self, Models.self, Pull.self])
+        subcommands: [WorkbenchCommand.self, Predict.self, Tokenize.self, Inspect.self, Bench.self, Models.self, Pull.self],
+        defaultSubcommand: WorkbenchCommand.self)
 }
 
 /// Options every command that loads a model shares.

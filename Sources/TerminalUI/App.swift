@@ -1,0 +1,117 @@
+import Foundation
+import Workbench
+
+/// The workbench's loop: terminal events become actions, the reducer updates the state, effects start
+/// work (inference on a background thread), results come back as actions, and the screen is redrawn.
+///
+/// The loop thread only waits on the terminal and draws; inference never runs on it, so typing never waits.
+public final class WorkbenchApp {
+    public private(set) var state: WorkbenchState
+    let backend: TerminalBackend
+    let themes: [String: Theme]
+    let runInference: (InferenceRequest) -> Void
+    let saveSession: (Session, String?) throws -> String
+    /// Where background work posts its results.
+    public let mailbox: Mailbox
+
+    /// - Parameters:
+    ///   - runInference: starts a request; the app's `deliver` must be called with its result (any thread).
+    ///   - saveSession: writes a session (to the path, or a new file when nil) and returns where it went.
+    public init(state: WorkbenchState, backend: TerminalBackend, themes: [Theme],
+                runInference: @escaping (InferenceRequest) -> Void,
+                saveSession: @escaping (Session, String?) throws -> String, mailbox: Mailbox = Mailbox()) {
+        self.state = state
+        self.mailbox = mailbox
+        self.backend = backend
+        self.themes = Dictionary(themes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.runInference = runInference
+        self.saveSession = saveSession
+    }
+
+    /// Applies one action and performs its effects.
+    public func send(_ action: Action) {
+        for effect in reduce(&state, action) {
+            switch effect {
+            case .runInference(let request): runInference(request)
+            case .saveSession(let session, let path):
+                do {
+                    let written = try saveSession(session, path)
+                    _ = reduce(&state, .sessionSaved(path: written))
+                } catch {
+                    _ = reduce(&state, .sessionSaveFailed(String(describing: error)))
+                }
+            case .quit: break
+            }
+        }
+    }
+
+    /// The frame for the current state.
+    public func frame() -> CellBuffer {
+        let size = backend.size
+        let theme = themes[state.theme] ?? themes.values.first ?? Theme.monochromeFallback
+        return Screen.render(state, theme: theme, width: size.width, height: size.height)
+    }
+
+    /// Runs until the user quits or the terminal asks the program to end; `maxPolls` bounds test runs.
+    public func run(maxPolls: Int? = nil) {
+        send(.opened)
+        var last: CellBuffer?
+        var polls = 0
+        var dirty = true
+        while !state.quitRequested {
+            // Render only after something happened, so an idle workbench costs nothing.
+            if dirty {
+                let current = frame()
+                if current != last {
+                    backend.draw(current)
+                    last = current
+                }
+                dirty = false
+            }
+            if let maxPolls, polls >= maxPolls { break }
+            polls += 1
+            let events = backend.poll(timeout: 0.05)
+            let results = mailbox.drain()
+            dirty = !events.isEmpty || !results.isEmpty
+            for event in events {
+                switch event {
+                case .key(let key):
+                    if let action = Keymap.action(for: key, in: state) { send(action) }
+                case .paste(let text):
+                    if state.focus == .editor, !state.showHelp {
+                        send(.textInserted(text))
+                    } else {
+                        for c in text { if let action = Keymap.action(for: .char(c), in: state) { send(action) } }
+                    }
+                case .resized: last = nil
+                case .terminate: send(.quitRequested)
+                }
+            }
+            for action in results { send(action) }
+        }
+    }
+}
+
+/// Actions handed over from background threads to the loop.
+public final class Mailbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var actions: [Action] = []
+
+    public init() {}
+
+    /// Posts an action; safe from any thread.
+    public func post(_ action: Action) {
+        lock.lock()
+        actions.append(action)
+        lock.unlock()
+    }
+
+    /// Takes every posted action, oldest first.
+    public func drain() -> [Action] {
+        lock.lock()
+        defer { lock.unlock() }
+        let out = actions
+        actions = []
+        return out
+    }
+}

@@ -1,0 +1,43 @@
+import Workbench
+
+/// What the app loop needs from a terminal: its size, a way to draw a frame, and the keys typed.
+public protocol TerminalBackend: AnyObject {
+    /// Columns and rows.
+    var size: (width: Int, height: Int) { get }
+    /// Shows `buffer`; a real terminal only sends what changed since the last frame.
+    func draw(_ buffer: CellBuffer)
+    /// Waits at most `timeout` seconds for input and returns every event available.
+    func poll(timeout: Double) -> [TerminalEvent]
+}
+
+/// Something that happened at the terminal.
+public enum TerminalEvent: Equatable, Sendable {
+    case key(Key)
+    /// Several characters at once (a paste), inserted as one edit.
+    case paste(String)
+    case resized
+    /// SIGTERM, SIGHUP or SIGINT: leave cleanly.
+    case terminate
+}
+
+/// A terminal in memory for tests: a fixed size, scripted input, and every frame drawn kept.
+public final class TestBackend: TerminalBackend {
+    public var size: (width: Int, height: Int)
+    public private(set) var frames: [CellBuffer] = []
+    /// Input still to be delivered, one batch per poll.
+    public var script: [[TerminalEvent]]
+
+    public init(_ width: Int, _ height: Int, script: [[TerminalEvent]] = []) {
+        size = (width, height)
+        self.script = script
+    }
+
+    public func draw(_ buffer: CellBuffer) { frames.append(buffer) }
+
+    public func poll(timeout: Double) -> [TerminalEvent] {
+        script.isEmpty ? [] : script.removeFirst()
+    }
+
+    /// The last frame's lines.
+    public var lines: [String] { frames.last?.lines ?? [] }
+}

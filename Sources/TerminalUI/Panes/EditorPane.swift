@@ -1,0 +1,87 @@
+import Workbench
+
+/// The sentence editor: the text wrapped over the pane's rows, masks marked, the selected token's (or
+/// mask's, or attention query's) span highlighted, the cursor placed.
+public enum EditorPane {
+    public static func render(_ state: WorkbenchState, theme: Theme, in rect: Rect, into buffer: inout CellBuffer) {
+        guard rect.height >= 2, rect.width >= 4 else { return }
+        let focused = state.focus == .editor
+        var detail = ""
+        if let index = state.historyIndex { detail = "history \(index + 1)/\(state.history.count)" }
+        PaneTitle.draw("Sentence", detail: detail, hint: "Ctrl-O <mask> · Enter keep · F1 help", focused: focused,
+                       theme: theme, in: rect, into: &buffer)
+        let body = Rect(x: rect.x + 2, y: rect.y + 1, width: rect.width - 3, height: rect.height - 1)
+        buffer.fill(Rect(x: rect.x, y: body.y, width: rect.width, height: body.height), with: Cell(" ", theme.plain))
+        buffer.put("›", x: rect.x, y: body.y, style: focused ? theme.accented : theme.dimmed)
+
+        let scalars = state.editor.scalars
+        // Where each scalar (and the end) goes: (row, column) with character wrapping.
+        var places: [(row: Int, column: Int)] = []
+        places.reserveCapacity(scalars.count + 1)
+        var row = 0, column = 0
+        for scalar in scalars {
+            let w = columnWidth(scalar)
+            if w > 0, column + w > body.width {
+                row += 1
+                column = 0
+            }
+            places.append((row, column))
+            column += w
+        }
+        if column >= body.width {
+            row += 1
+            column = 0
+        }
+        places.append((row, column))
+        let cursorRow = places[state.editor.cursor].row
+        let firstRow = max(0, cursorRow - body.height + 1)
+
+        let styles = highlightStyles(state, theme: theme, count: scalars.count)
+        for (i, scalar) in scalars.enumerated() {
+            let place = places[i]
+            let y = body.y + place.row - firstRow
+            guard y >= body.y, y < body.maxY else { continue }
+            if columnWidth(scalar) == 0 {
+                let x = body.x + max(0, place.column - 1)
+                buffer[x, y].text.unicodeScalars.append(scalar)
+            } else {
+                buffer.put(String(scalar), x: body.x + place.column, y: y, style: styles[i])
+            }
+        }
+        if state.editor.scalars.isEmpty {
+            buffer.put("type a sentence with <mask>, e.g. Paris is the <mask> of France.", x: body.x, y: body.y,
+                       style: theme.dimmed, maxWidth: body.width)
+        }
+        if focused, !state.showHelp {
+            let place = places[state.editor.cursor]
+            buffer.cursor = (body.x + place.column, body.y + place.row - firstRow)
+        }
+        if firstRow > 0 { buffer.put("↑", x: rect.x, y: body.y, style: theme.dimmed) }
+    }
+
+    /// A style per scalar: masks accented, the span that matches the focused pane's selection highlighted.
+    static func highlightStyles(_ state: WorkbenchState, theme: Theme, count: Int) -> [Style] {
+        var styles = Array(repeating: theme.plain, count: count)
+        guard let analysis = state.analysis, analysis.text == state.text else { return styles }
+        func mark(_ range: Range<Int>, _ style: Style) {
+            for i in max(0, range.lowerBound)..<min(count, max(range.lowerBound, range.upperBound)) { styles[i] = style }
+        }
+        for mask in analysis.masks { mark(analysis.tokens[mask.position].span, theme.accented) }
+        switch state.focus {
+        case .tokens where analysis.tokens.indices.contains(state.selectedToken):
+            mark(analysis.tokens[state.selectedToken].span, theme.spanStyle)
+        case .candidates where analysis.masks.indices.contains(state.selectedMask):
+            mark(analysis.tokens[analysis.masks[state.selectedMask].position].span, theme.spanStyle)
+        case .attention:
+            if analysis.tokens.indices.contains(state.key) {
+                var keyStyle = theme.plain
+                keyStyle.underline = true
+                keyStyle.bold = true
+                mark(analysis.tokens[state.key].span, keyStyle)
+            }
+            if analysis.tokens.indices.contains(state.query) { mark(analysis.tokens[state.query].span, theme.spanStyle) }
+        default: break
+        }
+        return styles
+    }
+}

@@ -1,0 +1,69 @@
+import Workbench
+
+/// Lays the panes out for the terminal's size and renders the whole screen into a cell buffer.
+///
+/// A large terminal shows every pane: the editor on top, candidates and tokens on the left, attention on
+/// the right. A small one (80x24) shows the editor and one pane, the focused one, with Tab cycling.
+public enum Screen {
+    public static let minimumWidth = 60
+    public static let minimumHeight = 16
+
+    /// Whether every pane fits at once.
+    public static func isLarge(width: Int, height: Int) -> Bool { width >= 120 && height >= 36 }
+
+    public static func render(_ state: WorkbenchState, theme: Theme, width: Int, height: Int) -> CellBuffer {
+        var buffer = CellBuffer(width: width, height: height, fill: Cell(" ", theme.plain))
+        guard width >= minimumWidth, height >= minimumHeight else {
+            let message = "terminal too small: need at least \(minimumWidth)x\(minimumHeight) (now \(width)x\(height))"
+            PaneTitle.wrap(message, style: theme.plain, in: Rect(x: 1, y: max(0, height / 2 - 1), width: width - 2, height: 3), into: &buffer)
+            return buffer
+        }
+        let screen = buffer.bounds
+        var (main, status) = screen.splitTop(height - 1)
+        if let banner = state.banner {
+            // On top, in the selection colours, wrapped over as many rows as it needs (at most 3).
+            let rows = min(3, (banner.count + width - 3) / max(1, width - 2))
+            let (top, rest) = main.splitTop(rows)
+            buffer.fill(top, with: Cell(" ", theme.selected))
+            _ = PaneTitle.wrap(banner, style: theme.selected, in: Rect(x: 1, y: top.y, width: width - 2, height: rows), into: &buffer)
+            main = rest
+        }
+        StatusLine.render(state, theme: theme, in: status, into: &buffer)
+        let large = isLarge(width: width, height: height)
+        let (editor, panes) = main.splitTop(large ? 4 : 3)
+        EditorPane.render(state, theme: theme, in: editor, into: &buffer)
+        if large {
+            let (left, right) = panes.splitLeft(max(56, width * 2 / 5))
+            let (top, bottom) = left.splitTop(min(left.height / 2, max(8, candidateRows(state) + 1)))
+            CandidatesPane.render(state, theme: theme, in: top, into: &buffer)
+            TokensPane.render(state, theme: theme, in: bottom, into: &buffer)
+            let attention = Rect(x: right.x + 1, y: right.y, width: right.width - 1, height: right.height)
+            for y in right.y..<right.maxY { buffer.put("│", x: right.x, y: y, style: theme.dimmed) }
+            AttentionPane.render(state, theme: theme, in: attention, into: &buffer)
+        } else {
+            // One pane at a time, the focused one (candidates while editing); the tokens fill any room
+            // the candidates leave.
+            switch state.focus {
+            case .editor, .candidates:
+                let used = candidateRows(state) + 1
+                if panes.height - used >= 7 {
+                    let (top, bottom) = panes.splitTop(used)
+                    CandidatesPane.render(state, theme: theme, in: top, into: &buffer, tabbed: true)
+                    TokensPane.render(state, theme: theme, in: bottom, into: &buffer)
+                } else {
+                    CandidatesPane.render(state, theme: theme, in: panes, into: &buffer, tabbed: true)
+                }
+            case .tokens: TokensPane.render(state, theme: theme, in: panes, into: &buffer, tabbed: true)
+            case .attention: AttentionPane.render(state, theme: theme, in: panes, into: &buffer, tabbed: true)
+            }
+        }
+        if state.showHelp { HelpOverlay.render(state, theme: theme, in: screen, into: &buffer) }
+        return buffer
+    }
+
+    /// Rows the candidates of every mask take (a header per mask, k rows, a gap), title excluded.
+    static func candidateRows(_ state: WorkbenchState) -> Int {
+        let masks = max(1, state.analysis?.masks.count ?? 1)
+        return masks * (state.topK + 2) + (state.comparedModel == nil ? 0 : 1)
+    }
+}

@@ -1,0 +1,61 @@
+/// Cursor movements in the sentence editor.
+public enum CursorMotion: Equatable, Sendable {
+    case left, right, home, end, wordLeft, wordRight
+}
+
+/// What the user did (or what came back from work the workbench started).
+public enum Action: Equatable, Sendable {
+    /// The workbench opened: run the first inference.
+    case opened
+    case textInserted(String)
+    case deletedBackward
+    case deletedForward
+    case wordDeletedBackward
+    case lineCleared
+    case cursorMoved(CursorMotion)
+    case maskInserted
+    /// Up (-1) or Down (+1) through the sentence history.
+    case historyStepped(Int)
+    /// Enter in the editor: keep the text in the history.
+    case textSubmitted
+
+    case focusCycled(Int)
+    case focusSet(Pane)
+
+    case maskStepped(Int)
+    case candidateStepped(Int)
+    /// Put the selected candidate in place of its mask.
+    case candidateAccepted
+    case topKChanged(Int)
+
+    case tokenStepped(Int)
+
+    case layerStepped(Int)
+    case headStepped(Int)
+    case attentionCursorMoved(query: Int, key: Int)
+    case attentionModeSet(AttentionMode)
+    /// Enter on the overview: open the selected layer and head.
+    case attentionHeadOpened
+    case zoomStepped(Int)
+
+    case modelSwitchRequested
+    case compareToggled
+    case themeCycled
+    case helpToggled
+    case helpScrolled(Int)
+    case sessionSaveRequested
+    case sessionSaved(path: String)
+    case sessionSaveFailed(String)
+    case quitRequested
+
+    /// A background run ended; dropped unless `id` is the newest request for `model`.
+    case inferenceFinished(id: Int, model: Int, analysis: Analysis)
+}
+
+/// Work the reducer asks the runtime to do; results come back as actions.
+public enum Effect: Equatable, Sendable {
+    case runInference(InferenceRequest)
+    /// Write the session; `path` nil means a new file under sessions/.
+    case saveSession(Session, path: String?)
+    case quit
+}

@@ -1,0 +1,110 @@
+import Dispatch
+import Foundation
+import RoBERTa
+import Tokenizer
+
+/// What to run: one text through one loaded model.
+public struct InferenceRequest: Equatable, Sendable {
+    /// Grows with every request; a finished run whose id is not the latest for its model is stale.
+    public var id: Int
+    /// Index of the model in `WorkbenchState.models`.
+    public var model: Int
+    public var text: String
+    public var topK: Int
+
+    public init(id: Int, model: Int, text: String, topK: Int) {
+        self.id = id
+        self.model = model
+        self.text = text
+        self.topK = topK
+    }
+}
+
+extension RobertaModel {
+    /// Tokenizes `text` with merge traces and, when it holds a mask, runs fill-mask with attention capture.
+    public func analyse(_ text: String, topK: Int) -> Analysis {
+        let start = DispatchTime.now()
+        let encoding = tokenizer.encode(text, trace: true)
+        // The text's tokens are the words' tokens in order; <s> and </s> belong to no word.
+        var wordOfToken = [Int?](repeating: nil, count: encoding.count)
+        var next = 0
+        for (w, word) in encoding.words.enumerated() {
+            for _ in word.tokens {
+                while next < encoding.count, encoding.specialTokensMask[next] == 1 { next += 1 }
+                guard next < encoding.count else { break }
+                wordOfToken[next] = w
+                next += 1
+            }
+        }
+        let tokens = encoding.ids.indices.map { i -> TokenRow in
+            let id = encoding.ids[i]
+            return TokenRow(id: id, byteLevel: encoding.tokens[i], readable: visibleWhitespace(tokenizer.decode([id])),
+                            span: encoding.offsets[i], word: wordOfToken[i])
+        }
+        var analysis = Analysis(text: text, tokens: tokens, words: encoding.words)
+        do {
+            let result = try fillMask(text, options: FillMaskOptions(topK: topK, capture: CaptureOptions(attention: true)))
+            analysis.masks = result.masks.map { mask in
+                let word = tokens[mask.position].word.map { encoding.words[$0].range }
+                return MaskRow(position: mask.position, span: word ?? tokens[mask.position].span,
+                               candidates: mask.candidates.map { CandidateRow(id: $0.token, text: $0.tokenStr, probability: $0.score) })
+            }
+            analysis.attention = result.attention
+        } catch InferenceError.noMaskToken {
+            analysis.error = "no <mask> yet: type <mask> (or press Ctrl-O) where the model should fill in a word"
+        } catch {
+            analysis.error = String(describing: error)
+        }
+        analysis.latency = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        return analysis
+    }
+}
+
+/// Runs inference on one background thread, coalescing: while a run is going, only the latest request per
+/// model waits; older waiting ones are dropped, as their answers would be stale anyway.
+public final class InferenceScheduler: @unchecked Sendable {
+    private let models: [RobertaModel]
+    private let queue = DispatchQueue(label: "maskscope.inference", qos: .userInitiated)
+    private let lock = NSLock()
+    private var running = false
+    private var pending: [Int: InferenceRequest] = [:]
+    private let deliver: @Sendable (InferenceRequest, Analysis) -> Void
+
+    /// - Parameter deliver: called on the background thread with each finished run.
+    public init(models: [RobertaModel], deliver: @escaping @Sendable (InferenceRequest, Analysis) -> Void) {
+        self.models = models
+        self.deliver = deliver
+    }
+
+    /// Queues a request, replacing any not yet started one for the same model.
+    public func submit(_ request: InferenceRequest) {
+        lock.lock()
+        pending[request.model] = request
+        let start = !running
+        if start { running = true }
+        lock.unlock()
+        if start { queue.async { self.drain() } }
+    }
+
+    /// Whether a run is going or waiting.
+    public var isBusy: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return running
+    }
+
+    private func drain() {
+        while true {
+            lock.lock()
+            guard let key = pending.keys.min(), let request = pending.removeValue(forKey: key) else {
+                running = false
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+            guard models.indices.contains(request.model) else { continue }
+            let analysis = models[request.model].analyse(request.text, topK: request.topK)
+            deliver(request, analysis)
+        }
+    }
+}

@@ -1,0 +1,230 @@
+/// The workbench's only state transition: applies `action` to `state` and says what work to start.
+///
+/// Pure: no terminal, no clock, no model. Inference comes back later as `.inferenceFinished`, and a result
+/// whose id is not the newest request for its model is dropped, so an older text is never shown as current.
+public func reduce(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
+    switch action {
+    case .opened:
+        return requests(&state)
+
+    case .textInserted(let text):
+        state.editor.insert(text)
+        return textChanged(&state)
+    case .deletedBackward:
+        state.editor.deleteBackward()
+        return textChanged(&state)
+    case .deletedForward:
+        state.editor.deleteForward()
+        return textChanged(&state)
+    case .wordDeletedBackward:
+        state.editor.deleteWordBackward()
+        return textChanged(&state)
+    case .lineCleared:
+        state.editor.clear()
+        return textChanged(&state)
+    case .maskInserted:
+        state.editor.insert("<mask>")
+        state.focus = .editor
+        return textChanged(&state)
+    case .cursorMoved(let motion):
+        switch motion {
+        case .left: state.editor.moveLeft()
+        case .right: state.editor.moveRight()
+        case .home: state.editor.moveHome()
+        case .end: state.editor.moveEnd()
+        case .wordLeft: state.editor.moveWordLeft()
+        case .wordRight: state.editor.moveWordRight()
+        }
+        return []
+
+    case .historyStepped(let delta):
+        guard !state.history.isEmpty else { return [] }
+        if delta < 0 {
+            if let index = state.historyIndex {
+                state.historyIndex = max(0, index - 1)
+            } else {
+                state.draft = state.text
+                state.historyIndex = state.history.count - 1
+            }
+        } else {
+            guard let index = state.historyIndex else { return [] }
+            state.historyIndex = index + 1 < state.history.count ? index + 1 : nil
+        }
+        state.editor.setText(state.historyIndex.map { state.history[$0] } ?? state.draft)
+        return requests(&state)
+    case .textSubmitted:
+        remember(&state, state.text)
+        state.notice = Notice("kept in the history (\(state.history.count) sentences)")
+        return []
+
+    case .focusCycled(let delta):
+        let panes = Pane.allCases
+        let index = panes.firstIndex(of: state.focus) ?? 0
+        state.focus = panes[(index + delta % panes.count + panes.count) % panes.count]
+        return []
+    case .focusSet(let pane):
+        state.focus = pane
+        return []
+
+    case .maskStepped(let delta):
+        let count = state.analysis?.masks.count ?? 0
+        state.selectedMask = clamp(state.selectedMask + delta, count)
+        state.selectedCandidate = 0
+        return []
+    case .candidateStepped(let delta):
+        let count = state.analysis.flatMap { a in a.masks.indices.contains(state.selectedMask) ? a.masks[state.selectedMask].candidates.count : nil } ?? 0
+        state.selectedCandidate = clamp(state.selectedCandidate + delta, count)
+        return []
+    case .candidateAccepted:
+        guard let analysis = state.analysis, analysis.masks.indices.contains(state.selectedMask) else {
+            state.notice = Notice("no candidates to accept yet", isError: true)
+            return []
+        }
+        guard analysis.text == state.text, !state.isUpdating(state.activeModel) else {
+            state.notice = Notice("the candidates are being updated for the new text; try again in a moment", isError: true)
+            return []
+        }
+        let mask = analysis.masks[state.selectedMask]
+        guard mask.candidates.indices.contains(state.selectedCandidate) else { return [] }
+        let candidate = mask.candidates[state.selectedCandidate]
+        remember(&state, state.text)
+        state.editor.replace(mask.span, with: candidate.text)
+        state.notice = Notice("accepted \"\(visibleWhitespace(candidate.text))\"; the old sentence is in the history (Up)")
+        state.selectedCandidate = 0
+        state.historyIndex = nil
+        return requests(&state)
+    case .topKChanged(let delta):
+        let k = max(1, min(50, state.topK + delta))
+        guard k != state.topK else { return [] }
+        state.topK = k
+        state.notice = Notice("top-k: \(k)")
+        return requests(&state)
+
+    case .tokenStepped(let delta):
+        state.selectedToken = clamp(state.selectedToken + delta, state.analysis?.tokens.count ?? 0)
+        return []
+
+    case .layerStepped(let delta):
+        state.layer = clamp(state.layer + delta, state.model?.layers ?? 1)
+        return []
+    case .headStepped(let delta):
+        if state.attentionMode == .mean { state.attentionMode = .head }
+        state.head = clamp(state.head + delta, state.model?.heads ?? 1)
+        return []
+    case .attentionCursorMoved(let dq, let dk):
+        let n = state.analysis?.tokens.count ?? 0
+        state.query = clamp(state.query + dq, n)
+        state.key = clamp(state.key + dk, n)
+        return []
+    case .attentionModeSet(let mode):
+        state.attentionMode = mode
+        return []
+    case .attentionHeadOpened:
+        state.attentionMode = .head
+        return []
+    case .zoomStepped(let delta):
+        state.zoom = max(1, min(3, state.zoom + delta))
+        return []
+
+    case .modelSwitchRequested:
+        guard state.models.count > 1 else {
+            state.notice = Notice("only one model is loaded; start with --model DIR --model DIR to switch", isError: true)
+            return []
+        }
+        state.activeModel = (state.activeModel + 1) % state.models.count
+        clampToModel(&state)
+        state.notice = Notice("model: \(state.models[state.activeModel].name)")
+        return requests(&state, onlyMissing: true)
+    case .compareToggled:
+        guard state.models.count > 1 else {
+            state.notice = Notice("compare needs two models; start with --model DIR --model DIR", isError: true)
+            return []
+        }
+        state.compare.toggle()
+        state.notice = Notice(state.compare ? "comparing \(state.models[state.activeModel].name) with \(state.models[state.comparedModel ?? 0].name)" : "compare off")
+        return state.compare ? requests(&state, onlyMissing: true) : []
+    case .themeCycled:
+        guard !state.themes.isEmpty else { return [] }
+        let index = state.themes.firstIndex(of: state.theme) ?? -1
+        state.theme = state.themes[(index + 1) % state.themes.count]
+        state.notice = Notice("theme: \(state.theme)")
+        return []
+    case .helpToggled:
+        state.showHelp.toggle()
+        state.helpScroll = 0
+        return []
+    case .helpScrolled(let delta):
+        state.helpScroll = max(0, min(Keymap.bindings.count, state.helpScroll + delta))
+        return []
+
+    case .sessionSaveRequested:
+        return [.saveSession(state.session, path: state.sessionPath)]
+    case .sessionSaved(let path):
+        state.sessionPath = path
+        state.notice = Notice("session saved to \(path)")
+        return []
+    case .sessionSaveFailed(let message):
+        state.notice = Notice(message, isError: true)
+        return []
+    case .quitRequested:
+        state.quitRequested = true
+        return [.quit]
+
+    case .inferenceFinished(let id, let model, let analysis):
+        guard state.latestRequest[model] == id else { return [] }
+        state.results[model] = analysis
+        state.shownRequest[model] = id
+        if model == state.activeModel { clampSelections(&state) }
+        return []
+    }
+}
+
+/// Index `value` kept inside 0..<count (0 when empty).
+func clamp(_ value: Int, _ count: Int) -> Int { max(0, min(count - 1, value)) }
+
+/// Adds a text to the history unless it is empty or the same as the last one.
+func remember(_ state: inout WorkbenchState, _ text: String) {
+    guard text.contains(where: { !$0.isWhitespace }), state.history.last != text else { return }
+    state.history.append(text)
+}
+
+func textChanged(_ state: inout WorkbenchState) -> [Effect] {
+    state.historyIndex = nil
+    if state.notice?.isError == true { state.notice = nil }
+    return requests(&state)
+}
+
+/// New inference requests for the models on screen; with `onlyMissing`, only where the shown (or pending)
+/// run is not for the current text and top-k.
+func requests(_ state: inout WorkbenchState, onlyMissing: Bool = false) -> [Effect] {
+    var models = [state.activeModel]
+    if let other = state.comparedModel { models.append(other) }
+    var effects: [Effect] = []
+    for model in models where state.models.indices.contains(model) {
+        if onlyMissing, let shown = state.results[model], shown.text == state.text, !state.isUpdating(model),
+           shown.masks.allSatisfy({ $0.candidates.count == state.topK }) || shown.error != nil {
+            continue
+        }
+        let id = state.nextRequestID
+        state.nextRequestID += 1
+        state.latestRequest[model] = id
+        effects.append(.runInference(InferenceRequest(id: id, model: model, text: state.text, topK: state.topK)))
+    }
+    return effects
+}
+
+func clampToModel(_ state: inout WorkbenchState) {
+    state.layer = clamp(state.layer, state.model?.layers ?? 1)
+    state.head = clamp(state.head, state.model?.heads ?? 1)
+    clampSelections(&state)
+}
+
+func clampSelections(_ state: inout WorkbenchState) {
+    guard let analysis = state.analysis else { return }
+    state.selectedMask = clamp(state.selectedMask, analysis.masks.count)
+    let candidates = analysis.masks.indices.contains(state.selectedMask) ? analysis.masks[state.selectedMask].candidates.count : 0
+    state.selectedCandidate = clamp(state.selectedCandidate, candidates)
+    state.selectedToken = clamp(state.selectedToken, analysis.tokens.count)
+    state.query = clamp(state.query, analysis.tokens.count)
+    state.key = clamp(state.key, analysis.tokens.count)
+}

@@ -1,0 +1,153 @@
+import Foundation
+
+/// A saved exploration: models, sentence history, selections and notes (sessions/NAME.json).
+public struct Session: Codable, Equatable, Sendable {
+    public var version = 1
+    /// Model directories as the user named them.
+    public var models: [String]
+    public var activeModel = 0
+    public var compare = false
+    public var text: String
+    public var history: [String] = []
+    public var topK = 5
+    public var focus: Pane = .editor
+    public var selectedMask = 0
+    public var selectedCandidate = 0
+    public var selectedToken = 0
+    public var layer = 0
+    public var head = 0
+    public var attentionMode: AttentionMode = .head
+    public var theme: String?
+    public var notes = ""
+
+    public init(models: [String], text: String) {
+        self.models = models
+        self.text = text
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, models, activeModel, compare, text, history, topK, focus, selectedMask, selectedCandidate
+        case selectedToken, layer, head, attentionMode, theme, notes
+    }
+
+    /// Every field but `text` may be missing, so hand-written sessions stay short.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        models = try c.decodeIfPresent([String].self, forKey: .models) ?? []
+        activeModel = try c.decodeIfPresent(Int.self, forKey: .activeModel) ?? 0
+        compare = try c.decodeIfPresent(Bool.self, forKey: .compare) ?? false
+        text = try c.decode(String.self, forKey: .text)
+        history = try c.decodeIfPresent([String].self, forKey: .history) ?? []
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK) ?? 5
+        focus = try c.decodeIfPresent(Pane.self, forKey: .focus) ?? .editor
+        selectedMask = try c.decodeIfPresent(Int.self, forKey: .selectedMask) ?? 0
+        selectedCandidate = try c.decodeIfPresent(Int.self, forKey: .selectedCandidate) ?? 0
+        selectedToken = try c.decodeIfPresent(Int.self, forKey: .selectedToken) ?? 0
+        layer = try c.decodeIfPresent(Int.self, forKey: .layer) ?? 0
+        head = try c.decodeIfPresent(Int.self, forKey: .head) ?? 0
+        attentionMode = try c.decodeIfPresent(AttentionMode.self, forKey: .attentionMode) ?? .head
+        theme = try c.decodeIfPresent(String.self, forKey: .theme)
+        notes = try c.decodeIfPresent(String.self, forKey: .notes) ?? ""
+    }
+
+    /// Reads a session file; errors name the file.
+    public static func load(from path: String) throws -> Session {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw SessionError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        do {
+            return try JSONDecoder().decode(Session.self, from: data)
+        } catch {
+            throw SessionError.invalid(path: path, reason: String(describing: error))
+        }
+    }
+
+    /// The session's JSON, keys sorted and indented so that saved sessions diff well.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+
+    /// Writes the session atomically: a temporary file in the same directory, then rename(2), so a crash
+    /// leaves either the old file or the new one, never half of one.
+    public func save(to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+            let data = try encoded()
+            guard FileManager.default.createFile(atPath: temporary.path, contents: data) else {
+                throw SessionError.unwritable(path: path, reason: "cannot create \(temporary.path)")
+            }
+            guard rename(temporary.path, url.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                try? FileManager.default.removeItem(at: temporary)
+                throw SessionError.unwritable(path: path, reason: reason)
+            }
+        } catch let error as SessionError {
+            throw error
+        } catch {
+            throw SessionError.unwritable(path: path, reason: (error as NSError).localizedDescription)
+        }
+    }
+}
+
+/// Why a session could not be read or written.
+public enum SessionError: Error, CustomStringConvertible, Equatable {
+    case unreadable(path: String, reason: String)
+    case invalid(path: String, reason: String)
+    case unwritable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "cannot read session \(path): \(reason)"
+        case .invalid(let path, let reason): return "session \(path) is not a valid session file: \(reason)"
+        case .unwritable(let path, let reason): return "cannot save session \(path): \(reason)"
+        }
+    }
+}
+
+extension WorkbenchState {
+    /// The exploration as a session.
+    public var session: Session {
+        var s = Session(models: models.map(\.path), text: text)
+        s.activeModel = activeModel
+        s.compare = compare
+        s.history = history
+        s.topK = topK
+        s.focus = focus
+        s.selectedMask = selectedMask
+        s.selectedCandidate = selectedCandidate
+        s.selectedToken = selectedToken
+        s.layer = layer
+        s.head = head
+        s.attentionMode = attentionMode
+        s.theme = theme
+        s.notes = notes
+        return s
+    }
+
+    /// Takes over a session's text and selections (the models are loaded by the caller).
+    public mutating func restore(_ s: Session) {
+        editor.setText(s.text)
+        history = s.history
+        activeModel = models.indices.contains(s.activeModel) ? s.activeModel : 0
+        compare = s.compare && models.count > 1
+        topK = max(1, s.topK)
+        focus = s.focus
+        selectedMask = max(0, s.selectedMask)
+        selectedCandidate = max(0, s.selectedCandidate)
+        selectedToken = max(0, s.selectedToken)
+        layer = max(0, min(s.layer, (model?.layers ?? 1) - 1))
+        head = max(0, min(s.head, (model?.heads ?? 1) - 1))
+        attentionMode = s.attentionMode
+        if let t = s.theme, themes.contains(t) { theme = t }
+        notes = s.notes
+    }
+}

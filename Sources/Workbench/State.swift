@@ -1,0 +1,107 @@
+import RoBERTa
+import Tokenizer
+
+/// The panes that can hold the keyboard focus, in Tab order.
+public enum Pane: String, CaseIterable, Codable, Sendable {
+    case editor, candidates, tokens, attention
+}
+
+/// What the attention pane shows.
+public enum AttentionMode: String, CaseIterable, Codable, Sendable {
+    /// One layer and head as a query-by-key heatmap.
+    case head
+    /// The mean over the heads of one layer.
+    case mean
+    /// Every layer by every head, as small multiples.
+    case overview
+}
+
+/// A line for the status bar: news or an error, kept until the next one.
+public struct Notice: Equatable, Sendable {
+    public var text: String
+    public var isError: Bool
+
+    public init(_ text: String, isError: Bool = false) {
+        self.text = text
+        self.isError = isError
+    }
+}
+
+/// Everything the workbench shows, in one value; only `reduce` changes it.
+public struct WorkbenchState: Equatable, Sendable {
+    public var models: [ModelInfo]
+    public var activeModel = 0
+    /// Both models' candidates side by side (needs two models).
+    public var compare = false
+
+    public var editor: LineEditor
+    /// Texts the user submitted (Enter) or left by accepting a candidate, oldest first.
+    public var history: [String] = []
+    /// Position while browsing history with Up/Down; nil while editing the draft.
+    public var historyIndex: Int?
+    /// The text being edited before history browsing began.
+    public var draft = ""
+
+    public var topK = 5
+    public var focus: Pane = .editor
+    public var selectedMask = 0
+    public var selectedCandidate = 0
+    public var selectedToken = 0
+
+    public var layer = 0
+    public var head = 0
+    public var attentionMode: AttentionMode = .head
+    /// The heatmap cell under the cursor: query row and key column.
+    public var query = 0
+    public var key = 0
+    /// Heatmap cell width in columns (1...3).
+    public var zoom = 2
+
+    /// Names of the themes the user can cycle through, and the one in use.
+    public var themes: [String]
+    public var theme: String
+
+    public var showHelp = false
+    public var helpScroll = 0
+    public var notice: Notice?
+    /// Free text saved with the session.
+    public var notes = ""
+    /// A line kept on top of the screen, e.g. that the demo model's predictions mean nothing.
+    public var banner: String?
+    /// Where `save` writes; nil until a session was opened or saved.
+    public var sessionPath: String?
+    public var quitRequested = false
+
+    /// The latest result shown per model index.
+    public var results: [Int: Analysis] = [:]
+    /// The id of the newest request per model index; a result with another id is stale.
+    public var latestRequest: [Int: Int] = [:]
+    /// The id of the request whose result is in `results`, per model.
+    public var shownRequest: [Int: Int] = [:]
+    public var nextRequestID = 1
+
+    public init(models: [ModelInfo], text: String = "", themes: [String] = ["dark"], theme: String = "dark") {
+        self.models = models
+        self.editor = LineEditor(text)
+        self.themes = themes
+        self.theme = theme
+    }
+
+    /// The current text.
+    public var text: String { editor.text }
+
+    /// The active model's description, if any model is loaded.
+    public var model: ModelInfo? { models.indices.contains(activeModel) ? models[activeModel] : nil }
+
+    /// The active model's latest result.
+    public var analysis: Analysis? { results[activeModel] }
+
+    /// The model compared with the active one: the next loaded model.
+    public var comparedModel: Int? { compare && models.count > 1 ? (activeModel + 1) % models.count : nil }
+
+    /// Whether a newer run than the one shown is under way for `model`.
+    public func isUpdating(_ model: Int) -> Bool {
+        guard let latest = latestRequest[model] else { return false }
+        return shownRequest[model] != latest
+    }
+}

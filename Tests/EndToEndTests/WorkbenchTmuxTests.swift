@@ -1,0 +1,116 @@
+import Foundation
+import XCTest
+
+/// Drives the real `maskscope` binary in a tmux pane, as a user at an 80x24 terminal would.
+final class WorkbenchTmuxTests: XCTestCase {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny").path
+
+    /// The maskscope binary next to this test bundle.
+    static var binary: URL {
+        var dir = Bundle(for: WorkbenchTmuxTests.self).bundleURL
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("maskscope")
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return repoRoot.appendingPathComponent(".build/debug/maskscope")
+    }
+
+    static var tmuxPath: String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        return (paths + ["/usr/bin", "/usr/local/bin"]).map { $0 + "/tmux" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    let session = "maskscope-e2e-\(getpid())"
+    let socket = "maskscope-e2e-\(getpid())"
+
+    /// Runs tmux and returns what it printed. posix_spawn and waitpid rather than Foundation's Process:
+    /// the tmux server that `new-session` starts inherits Process's bookkeeping descriptors and would keep
+    /// the call from ever finishing.
+    @discardableResult
+    func tmux(_ arguments: [String]) throws -> String {
+        let tmuxPath = try XCTUnwrap(Self.tmuxPath)
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("\(socket)-\(UUID().uuidString).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([tmuxPath, "-L", socket] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, tmuxPath, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw XCTSkip("cannot run tmux: \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        return (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+    }
+
+    func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session]) }
+
+    /// Polls the pane until `predicate` holds (or fails after `timeout` seconds, showing the screen).
+    func waitFor(_ what: String, timeout: Double = 15, _ predicate: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            last = try screen()
+            if predicate(last) { return last }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTFail("timed out waiting for \(what); the screen was:\n\(last)")
+        throw XCTSkip("gave up")
+    }
+
+    override func tearDown() {
+        _ = try? tmux(["kill-server"])
+    }
+
+    func testTypingShowsCandidatesAndQuittingRestoresTheTerminal() throws {
+        guard Self.tmuxPath != nil else {
+            throw XCTSkip("tmux is not installed (Scripts/bootstrap installs it); the end-to-end workbench test needs it")
+        }
+        // `timeout` ends the pane even if this test process dies before tearDown.
+        let command = "TERM=xterm-256color timeout --foreground 120 '\(Self.binary.path)' --model '\(Self.tiny)' --text ''; echo MASKSCOPE-EXIT=$?; sleep 30"
+        try tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24", command])
+        _ = try waitFor("the workbench to open") { $0.contains("Sentence") && $0.contains("Candidates") }
+        XCTAssertEqual(try tmux(["display-message", "-p", "-t", session, "#{alternate_on}"]).trimmingCharacters(in: .whitespacesAndNewlines), "1")
+
+        try tmux(["send-keys", "-t", session, "-l", "Today is a "])
+        try tmux(["send-keys", "-t", session, "C-o"])
+        try tmux(["send-keys", "-t", session, "-l", " day!"])
+        let typed = try waitFor("candidates for the typed sentence") {
+            $0.contains("› Today is a <mask> day!") && $0.contains("mask 1 · token 4") && $0.contains("␣day")
+        }
+        XCTAssertTrue(typed.contains("tiny · 8 tokens"), typed)
+
+        try tmux(["send-keys", "-t", session, "Tab", "q"])
+        let after = try waitFor("the program to exit") { $0.contains("MASKSCOPE-EXIT=") }
+        XCTAssertTrue(after.contains("MASKSCOPE-EXIT=0"), after)
+        XCTAssertFalse(after.contains("Sentence"), "the workbench's screen is gone after quitting:\n\(after)")
+        XCTAssertEqual(try tmux(["display-message", "-p", "-t", session, "#{alternate_on}"]).trimmingCharacters(in: .whitespacesAndNewlines), "0",
+                       "the terminal left the alternate screen")
+        XCTAssertEqual(try tmux(["display-message", "-p", "-t", session, "#{cursor_flag}"]).trimmingCharacters(in: .whitespacesAndNewlines), "1",
+                       "the cursor is visible again")
+    }
+
+    func testBadModelIsOneLineErrorBeforeTheScreenOpens() throws {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["--model", "/nonexistent/model"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let message = String(decoding: data, as: UTF8.self)
+        XCTAssertNotEqual(process.terminationStatus, 0)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, message)
+        XCTAssertTrue(message.hasPrefix("error: "), message)
+        XCTAssertTrue(message.contains("/nonexistent/model"), message)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+@testable import RoBERTa
+import Tokenizer
+@testable import TerminalUI
+@testable import Workbench
+
+/// States for snapshots: real tokens and merges from the tiny fixture's tokenizer, but candidates and
+/// attention made up, so every digit on screen is the same on every machine.
+enum Fixture {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let model = Result { try RobertaModel.load(directory: repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny")) }
+    static let themesDirectory = repoRoot.appendingPathComponent("themes")
+    static let mono = Theme.loadAll(from: themesDirectory).themes.first { $0.name == "mono" } ?? Theme.monochromeFallback
+
+    static let tiny = ModelInfo(name: "tiny", path: "Tests/Fixtures/models/tiny", layers: 2, heads: 4, maxTokens: 512)
+    static let untied = ModelInfo(name: "tiny-untied", path: "Tests/Fixtures/models/tiny-untied", layers: 3, heads: 4, maxTokens: 512)
+
+    static let words = [" capital", " city", " heart", " center", " pride", " home", " soul", " jewel"]
+
+    /// Tokens and merges as the tokenizer makes them; candidates and attention from simple formulas.
+    static func analysis(_ text: String, layers: Int = 2, heads: Int = 4, seed: Int = 0, topK: Int = 5) throws -> Analysis {
+        let tokenizer = try model.get().tokenizer
+        let encoding = tokenizer.encode(text, trace: true)
+        var wordOf = [Int?](repeating: nil, count: encoding.count)
+        var next = 0
+        for (w, word) in encoding.words.enumerated() {
+            for _ in word.tokens {
+                while next < encoding.count, encoding.specialTokensMask[next] == 1 { next += 1 }
+                if next < encoding.count { wordOf[next] = w; next += 1 }
+            }
+        }
+        let tokens = encoding.ids.indices.map {
+            TokenRow(id: encoding.ids[$0], byteLevel: encoding.tokens[$0], readable: visibleWhitespace(tokenizer.decode([encoding.ids[$0]])),
+                     span: encoding.offsets[$0], word: wordOf[$0])
+        }
+        let n = tokens.count
+        var masks: [MaskRow] = []
+        for (i, token) in tokens.enumerated() where token.id == tokenizer.maskID {
+            let span = token.word.map { encoding.words[$0].range } ?? token.span
+            // The second model (seed 1) ranks the same words in another order, so compare has moves to show.
+            let order = seed == 0 ? [0, 1, 2, 3, 4, 5, 6, 7] : [1, 0, 2, 5, 3, 7, 4, 6]
+            let candidates = (0..<topK).map { r in
+                let w = (order[r % order.count] + masks.count) % words.count
+                return CandidateRow(id: 300 + w, text: words[w], probability: Float(0.6) / Float(r + 1 + seed) / Float(masks.count + 1))
+            }
+            masks.append(MaskRow(position: i, span: span, candidates: candidates))
+        }
+        var values = [Float](repeating: 0, count: layers * heads * n * n)
+        for l in 0..<layers {
+            for h in 0..<heads {
+                for q in 0..<n {
+                    // Each head looks at a fixed offset from the query, with some spread.
+                    var row = (0..<n).map { k -> Float in
+                        let target = (q + h - 1 + l + n) % n
+                        return 1 / Float(1 + 3 * abs(k - target)) + (k == 0 ? 0.3 : 0)
+                    }
+                    let sum = row.reduce(0, +)
+                    row = row.map { $0 / sum }
+                    for k in 0..<n { values[((l * heads + h) * n + q) * n + k] = row[k] }
+                }
+            }
+        }
+        return Analysis(text: text, tokens: tokens, words: encoding.words, masks: masks,
+                        attention: AttentionMaps(layers: layers, heads: heads, tokens: n, values: values), latency: 0.0042)
+    }
+
+    /// A state with `text` analysed and shown for the first model.
+    static func state(_ text: String = "Paris is the <mask> of France.", models: [ModelInfo] = [tiny], focus: Pane = .editor,
+                      topK: Int = 5) throws -> WorkbenchState {
+        var state = WorkbenchState(models: models, text: text, themes: ["mono"], theme: "mono")
+        state.topK = topK
+        for effect in reduce(&state, .opened) {
+            guard case .runInference(let request) = effect else { continue }
+            let info = models[request.model]
+            _ = reduce(&state, .inferenceFinished(id: request.id, model: request.model,
+                                                  analysis: try analysis(text, layers: info.layers, heads: info.heads, seed: request.model, topK: request.topK)))
+        }
+        state.focus = focus
+        return state
+    }
+}
