@@ -11,21 +11,26 @@ public final class WorkbenchApp {
     let themes: [String: Theme]
     let runInference: (InferenceRequest) -> Void
     let saveSession: (Session, String?) throws -> String
+    let loadModel: ((ModelLoadRequest) -> Void)?
     /// Where background work posts its results.
     public let mailbox: Mailbox
 
     /// - Parameters:
     ///   - runInference: starts a request; the app's `deliver` must be called with its result (any thread).
     ///   - saveSession: writes a session (to the path, or a new file when nil) and returns where it went.
+    ///   - loadModel: starts loading a model off this thread; it must post `.modelLoaded` or `.modelLoadFailed`
+    ///     to the mailbox. Nil where models cannot be loaded later (the picker then says so).
     public init(state: WorkbenchState, backend: TerminalBackend, themes: [Theme],
                 runInference: @escaping (InferenceRequest) -> Void,
-                saveSession: @escaping (Session, String?) throws -> String, mailbox: Mailbox = Mailbox()) {
+                saveSession: @escaping (Session, String?) throws -> String,
+                loadModel: ((ModelLoadRequest) -> Void)? = nil, mailbox: Mailbox = Mailbox()) {
         self.state = state
         self.mailbox = mailbox
         self.backend = backend
         self.themes = Dictionary(themes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.runInference = runInference
         self.saveSession = saveSession
+        self.loadModel = loadModel
     }
 
     /// Applies one action and performs its effects.
@@ -39,6 +44,12 @@ public final class WorkbenchApp {
                     _ = reduce(&state, .sessionSaved(path: written))
                 } catch {
                     _ = reduce(&state, .sessionSaveFailed(String(describing: error)))
+                }
+            case .loadModel(let request):
+                if let loadModel {
+                    loadModel(request)
+                } else {
+                    send(.modelLoadFailed(name: request.name, message: "this workbench cannot load models after it started"))
                 }
             case .quit: break
             }
@@ -78,7 +89,9 @@ public final class WorkbenchApp {
                 case .key(let key):
                     if let action = Keymap.action(for: key, in: state) { send(action) }
                 case .paste(let text):
-                    if state.focus == .editor, !state.showHelp {
+                    if state.notesEditor != nil {
+                        send(.notesEdited(.insert(text)))
+                    } else if state.focus == .editor, !state.showHelp, state.pickerSelection == nil {
                         send(.textInserted(text))
                     } else {
                         for c in text { if let action = Keymap.action(for: .char(c), in: state) { send(action) } }

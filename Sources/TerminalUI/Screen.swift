@@ -58,6 +58,8 @@ public enum Screen {
             }
         }
         if state.showHelp { HelpOverlay.render(state, theme: theme, in: screen, into: &buffer) }
+        if state.pickerSelection != nil { ModelPicker.render(state, theme: theme, in: screen, into: &buffer) }
+        if state.notesEditor != nil { NotesOverlay.render(state, theme: theme, in: screen, into: &buffer) }
         return buffer
     }
 

@@ -39,6 +39,22 @@ public enum Action: Equatable, Sendable {
     case zoomStepped(Int)
 
     case modelSwitchRequested
+    /// F5 / M: open or close the model picker.
+    case pickerToggled
+    case pickerStepped(Int)
+    /// Enter in the picker: switch to, load, or say how to pull the selected model.
+    case pickerChosen
+    /// A background load ended; the model now sits at `index` in the runtime's list.
+    case modelLoaded(ModelInfo, index: Int)
+    case modelLoadFailed(name: String, message: String)
+
+    /// n / F6: open the notes editor on the current notes.
+    case notesOpened
+    case notesEdited(LineEdit)
+    /// Enter in the notes editor: keep the text as the session's notes.
+    case notesConfirmed
+    /// Esc in the notes editor: leave the notes as they were.
+    case notesCancelled
     case compareToggled
     case themeCycled
     case helpToggled
@@ -57,5 +73,7 @@ public enum Effect: Equatable, Sendable {
     case runInference(InferenceRequest)
     /// Write the session; `path` nil means a new file under sessions/.
     case saveSession(Session, path: String?)
+    /// Load a model off the UI thread; the result comes back as `.modelLoaded` or `.modelLoadFailed`.
+    case loadModel(ModelLoadRequest)
     case quit
 }

@@ -11,13 +11,16 @@ public struct ModelInfo: Equatable, Sendable {
     public var heads: Int
     /// The longest input in tokens, <s> and </s> included.
     public var maxTokens: Int
+    /// The directory it was loaded from, when known (matches it with the model picker's catalogue).
+    public var directory: String?
 
-    public init(name: String, path: String, layers: Int, heads: Int, maxTokens: Int) {
+    public init(name: String, path: String, layers: Int, heads: Int, maxTokens: Int, directory: String? = nil) {
         self.name = name
         self.path = path
         self.layers = layers
         self.heads = heads
         self.maxTokens = maxTokens
+        self.directory = directory
     }
 }
 

@@ -63,7 +63,7 @@ extension RobertaModel {
 /// Runs inference on one background thread, coalescing: while a run is going, only the latest request per
 /// model waits; older waiting ones are dropped, as their answers would be stale anyway.
 public final class InferenceScheduler: @unchecked Sendable {
-    private let models: [RobertaModel]
+    private var models: [RobertaModel]
     private let queue = DispatchQueue(label: "maskscope.inference", qos: .userInitiated)
     private let lock = NSLock()
     private var running = false
@@ -74,6 +74,14 @@ public final class InferenceScheduler: @unchecked Sendable {
     public init(models: [RobertaModel], deliver: @escaping @Sendable (InferenceRequest, Analysis) -> Void) {
         self.models = models
         self.deliver = deliver
+    }
+
+    /// Adds a model loaded later (the model picker) and returns its index, the next after the loaded ones.
+    public func add(_ model: RobertaModel) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        models.append(model)
+        return models.count - 1
     }
 
     /// Queues a request, replacing any not yet started one for the same model.
@@ -101,9 +109,10 @@ public final class InferenceScheduler: @unchecked Sendable {
                 lock.unlock()
                 return
             }
+            let model = models.indices.contains(request.model) ? models[request.model] : nil
             lock.unlock()
-            guard models.indices.contains(request.model) else { continue }
-            let analysis = models[request.model].analyse(request.text, topK: request.topK)
+            guard let model else { continue }
+            let analysis = model.analyse(request.text, topK: request.topK)
             deliver(request, analysis)
         }
     }

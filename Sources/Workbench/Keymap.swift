@@ -15,6 +15,8 @@ public enum Keymap {
         KeyBinding(scope: "Anywhere", keys: "F2 (m)", does: "switch to the next loaded model"),
         KeyBinding(scope: "Anywhere", keys: "F3 (c)", does: "compare two models side by side"),
         KeyBinding(scope: "Anywhere", keys: "F4 (t)", does: "next colour theme"),
+        KeyBinding(scope: "Anywhere", keys: "F5 (M)", does: "pick a model: loaded, cached, to pull"),
+        KeyBinding(scope: "Anywhere", keys: "F6 (n)", does: "write a note (saved with the session)"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-S (s)", does: "save the session (sessions/NAME.json)"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-O", does: "insert <mask> at the cursor"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-C (q)", does: "quit"),
@@ -39,11 +41,17 @@ public enum Keymap {
         KeyBinding(scope: "Attention", keys: "a / o / h", does: "mean over heads / overview / one head"),
         KeyBinding(scope: "Attention", keys: "z / Z", does: "zoom in / out (cell width)"),
         KeyBinding(scope: "Overview", keys: "arrows, Enter", does: "pick a layer and head, open it"),
+        KeyBinding(scope: "Models", keys: "Up / Down, Enter", does: "select; switch to, load or how to pull"),
+        KeyBinding(scope: "Models", keys: "Esc (F5, M)", does: "close the model list"),
+        KeyBinding(scope: "Note", keys: "typing, Enter", does: "edit the note, keep it"),
+        KeyBinding(scope: "Note", keys: "Esc", does: "cancel (the note stays as it was)"),
         KeyBinding(scope: "Help", keys: "Up / Down, Esc", does: "scroll, close"),
     ]
 
     /// The action a key stands for in `state`, or nil when it does nothing there.
     public static func action(for key: Key, in state: WorkbenchState) -> Action? {
+        if state.notesEditor != nil { return notesAction(for: key) }
+        if state.pickerSelection != nil { return pickerAction(for: key) }
         if state.showHelp {
             switch key {
             case .up: return .helpScrolled(-1)
@@ -61,6 +69,8 @@ public enum Keymap {
         case .function(2): return .modelSwitchRequested
         case .function(3): return .compareToggled
         case .function(4): return .themeCycled
+        case .function(5): return .pickerToggled
+        case .function(6): return .notesOpened
         case .ctrl("s"): return .sessionSaveRequested
         case .ctrl("o"): return .maskInserted
         case .ctrl("c"): return .quitRequested
@@ -71,6 +81,8 @@ public enum Keymap {
         case .char("q"): return .quitRequested
         case .char("?"): return .helpToggled
         case .char("m"): return .modelSwitchRequested
+        case .char("M"): return .pickerToggled
+        case .char("n"): return .notesOpened
         case .char("c"): return .compareToggled
         case .char("t"): return .themeCycled
         case .char("s"): return .sessionSaveRequested
@@ -102,6 +114,43 @@ public enum Keymap {
             }
         case .attention:
             return attentionAction(for: key, overview: state.attentionMode == .overview)
+        }
+    }
+
+    /// Keys while the notes editor is open: they edit the note; Enter keeps it, Esc cancels.
+    static func notesAction(for key: Key) -> Action? {
+        switch key {
+        case .enter: return .notesConfirmed
+        case .escape: return .notesCancelled
+        case .ctrl("c"): return .quitRequested
+        case .char(let c): return .notesEdited(.insert(String(c)))
+        case .backspace, .ctrl("h"): return .notesEdited(.deleteBackward)
+        case .delete, .ctrl("d"): return .notesEdited(.deleteForward)
+        case .ctrl("w"): return .notesEdited(.deleteWordBackward)
+        case .ctrl("u"): return .notesEdited(.clear)
+        case .left, .ctrl("b"): return .notesEdited(.move(.left))
+        case .right, .ctrl("f"): return .notesEdited(.move(.right))
+        case .home, .ctrl("a"): return .notesEdited(.move(.home))
+        case .end, .ctrl("e"): return .notesEdited(.move(.end))
+        case .ctrlLeft, .alt("b"): return .notesEdited(.move(.wordLeft))
+        case .ctrlRight, .alt("f"): return .notesEdited(.move(.wordRight))
+        default: return nil
+        }
+    }
+
+    /// Keys while the model picker is open.
+    static func pickerAction(for key: Key) -> Action? {
+        switch key {
+        case .up, .char("k"): return .pickerStepped(-1)
+        case .down, .char("j"): return .pickerStepped(1)
+        case .pageUp: return .pickerStepped(-10)
+        case .pageDown: return .pickerStepped(10)
+        case .home: return .pickerStepped(-1_000_000)
+        case .end: return .pickerStepped(1_000_000)
+        case .enter: return .pickerChosen
+        case .escape, .function(5), .char("M"), .char("q"): return .pickerToggled
+        case .ctrl("c"): return .quitRequested
+        default: return nil
         }
     }
 

@@ -128,13 +128,97 @@ public func reduce(_ state: inout WorkbenchState, _ action: Action) -> [Effect] 
 
     case .modelSwitchRequested:
         guard state.models.count > 1 else {
-            state.notice = Notice("only one model is loaded; start with --model DIR --model DIR to switch", isError: true)
+            state.notice = Notice("only one model is loaded; F5 (M outside the editor) lists the others, or start with --model A --model B", isError: true)
             return []
         }
         state.activeModel = (state.activeModel + 1) % state.models.count
         clampToModel(&state)
         state.notice = Notice("model: \(state.models[state.activeModel].name)")
         return requests(&state, onlyMissing: true)
+    case .pickerToggled:
+        if state.pickerSelection != nil {
+            state.pickerSelection = nil
+        } else {
+            state.showHelp = false
+            state.pickerSelection = state.pickerRows.firstIndex(of: .loaded(state.activeModel)) ?? 0
+        }
+        return []
+    case .pickerStepped(let delta):
+        guard let selection = state.pickerSelection else { return [] }
+        state.pickerSelection = clamp(selection + delta, state.pickerRows.count)
+        return []
+    case .pickerChosen:
+        let rows = state.pickerRows
+        guard let selection = state.pickerSelection, rows.indices.contains(selection) else { return [] }
+        switch rows[selection] {
+        case .loaded(let index):
+            state.pickerSelection = nil
+            guard index != state.activeModel else {
+                state.notice = Notice("model: \(state.models[index].name) (already active)")
+                return []
+            }
+            state.activeModel = index
+            clampToModel(&state)
+            state.notice = Notice("model: \(state.models[index].name)")
+            return requests(&state, onlyMissing: true)
+        case .found(let index):
+            let entry = state.catalog[index]
+            if let problem = entry.problem {
+                state.notice = Notice("cannot load \(entry.name): \(problem)", isError: true)
+                return []
+            }
+            if let loading = state.loadingModel {
+                state.notice = Notice("still loading \(loading)…; pick again when it is done", isError: true)
+                return []
+            }
+            guard let directory = entry.directory else { return [] }
+            state.pickerSelection = nil
+            state.loadingModel = entry.name
+            state.notice = Notice("loading \(entry.name)…")
+            return [.loadModel(ModelLoadRequest(name: entry.name, directory: directory))]
+        case .pullable(let index):
+            let entry = state.catalog[index]
+            let command = entry.pullCommand ?? "maskscope pull \(entry.name)"
+            state.notice = Notice("\(entry.name) is not downloaded yet; get it with: \(command)")
+            return []
+        }
+    case .modelLoaded(let info, let index):
+        state.loadingModel = nil
+        guard index == state.models.count else {
+            state.notice = Notice("loaded \(info.name), but the model list is out of step; restart the workbench to use it", isError: true)
+            return []
+        }
+        state.models.append(info)
+        state.activeModel = index
+        clampToModel(&state)
+        state.notice = Notice("loaded \(info.name) (\(info.layers) layers, \(info.heads) heads); now active")
+        return requests(&state, onlyMissing: true)
+    case .modelLoadFailed(let name, let message):
+        state.loadingModel = nil
+        state.notice = Notice("cannot load \(name): \(message)", isError: true)
+        return []
+
+    case .notesOpened:
+        state.showHelp = false
+        state.pickerSelection = nil
+        state.notesEditor = LineEditor(state.notes)
+        return []
+    case .notesEdited(let edit):
+        state.notesEditor?.apply(edit)
+        return []
+    case .notesConfirmed:
+        guard let editor = state.notesEditor else { return [] }
+        state.notesEditor = nil
+        let note = trimmed(editor.text)
+        let had = !state.notes.isEmpty
+        state.notes = note
+        state.notice = Notice(note.isEmpty ? (had ? "note removed" : "no note") : "note kept; Ctrl-S (s) saves it with the session")
+        return []
+    case .notesCancelled:
+        state.notesEditor = nil
+        state.notice = Notice("note unchanged")
+        return []
+
     case .compareToggled:
         guard state.models.count > 1 else {
             state.notice = Notice("compare needs two models; start with --model DIR --model DIR", isError: true)
@@ -177,6 +261,14 @@ public func reduce(_ state: inout WorkbenchState, _ action: Action) -> [Effect] 
         if model == state.activeModel { clampSelections(&state) }
         return []
     }
+}
+
+/// `text` without leading and trailing whitespace.
+func trimmed(_ text: String) -> String {
+    var s = Substring(text)
+    while s.first?.isWhitespace == true { s.removeFirst() }
+    while s.last?.isWhitespace == true { s.removeLast() }
+    return String(s)
 }
 
 /// Index `value` kept inside 0..<count (0 when empty).

@@ -66,6 +66,15 @@ public struct WorkbenchState: Equatable, Sendable {
     public var notice: Notice?
     /// Free text saved with the session.
     public var notes = ""
+    /// The notes being edited (n / F6); nil while the notes editor is closed.
+    public var notesEditor: LineEditor?
+
+    /// The models the picker offers besides the loaded ones (found in the cache, or to pull).
+    public var catalog: [CatalogModel] = []
+    /// The model picker's selected line (F5 / M); nil while the picker is closed.
+    public var pickerSelection: Int?
+    /// The model being loaded in the background, by name.
+    public var loadingModel: String?
     /// A line kept on top of the screen, e.g. that the demo model's predictions mean nothing.
     public var banner: String?
     /// Where `save` writes; nil until a session was opened or saved.

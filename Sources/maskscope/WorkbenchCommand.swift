@@ -49,13 +49,20 @@ struct WorkbenchCommand: ParsableCommand {
         }
         var names = model.isEmpty ? (opened?.models ?? []) : model
         var paths: [String] = []
+        // What the status line calls each model: the short name for cached ones, else the folder's name.
+        var titles: [String] = []
         var banner: String?
+        // Without --model, a cached model that does not load is passed over (and named in the status line).
+        var skipBroken = false
         if names.isEmpty {
             // No model named: the real ones in the Hugging Face cache, else the bundled demo with a banner.
             do {
                 let startup = try ModelCatalog().startupModels()
-                names = startup.models.prefix(2).map { $0.source == .cache ? $0.name : $0.directory.path }
-                paths = startup.models.prefix(2).map(\.directory.path)
+                // Every candidate: one that fails to load is skipped below, the first two that load are opened.
+                names = startup.models.map { $0.source == .cache ? $0.name : $0.directory.path }
+                paths = startup.models.map(\.directory.path)
+                titles = startup.models.map { $0.source == .cache ? $0.name : $0.directory.standardizedFileURL.lastPathComponent }
+                skipBroken = true
                 banner = startup.banner
             } catch {
                 fail(String(describing: error))
@@ -68,18 +75,33 @@ struct WorkbenchCommand: ParsableCommand {
                 do {
                     let resolved = try ModelResolver().resolve(candidate)
                     paths.append(resolved.directory.path)
+                    titles.append(resolved.source == .cache ? resolved.name : resolved.directory.standardizedFileURL.lastPathComponent)
                 } catch {
                     fail(String(describing: error))
                 }
             }
         }
         var models: [RobertaModel] = []
-        for path in paths {
+        var skipped: [String] = []
+        var firstFailure: String?
+        var kept: [Int] = []
+        for (i, path) in paths.enumerated() {
+            if skipBroken, models.count == 2 { break }
             do {
                 models.append(try RobertaModel.load(directory: URL(fileURLWithPath: path), threads: threads))
+                kept.append(i)
             } catch {
-                fail("cannot load model \(path): \(error)")
+                let message = "cannot load model \(path): \(error)"
+                guard skipBroken else { fail(message) }
+                skipped.append(titles.indices.contains(i) ? titles[i] : path)
+                if firstFailure == nil { firstFailure = message }
             }
+        }
+        if skipBroken {
+            if models.isEmpty { fail(firstFailure ?? "no model could be loaded") }
+            names = kept.map { names[$0] }
+            paths = kept.map { paths[$0] }
+            titles = kept.map { titles[$0] }
         }
 
         let noColor = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
@@ -99,15 +121,18 @@ struct WorkbenchCommand: ParsableCommand {
         }
 
         let infos = models.enumerated().map { i, m -> ModelInfo in
-            var name = m.directory.standardizedFileURL.lastPathComponent
-            if models.indices.contains(where: { $0 != i && models[$0].directory.standardizedFileURL.lastPathComponent == name }) {
-                name += "#\(i + 1)"
-            }
+            let title = titles.indices.contains(i) ? titles[i] : m.directory.standardizedFileURL.lastPathComponent
+            var name = title
+            if titles.indices.contains(where: { $0 != i && titles[$0] == title }) { name += "#\(i + 1)" }
             return ModelInfo(name: name, path: names.indices.contains(i) ? names[i] : paths[i], layers: m.config.numHiddenLayers, heads: m.config.numAttentionHeads,
-                             maxTokens: m.config.maxTokens)
+                             maxTokens: m.config.maxTokens, directory: URL(fileURLWithPath: paths[i]).standardizedFileURL.path)
         }
         var state = WorkbenchState(models: infos, text: text ?? "", themes: themeNames, theme: chosen)
         state.banner = banner
+        state.catalog = Self.catalog()
+        if !skipped.isEmpty {
+            state.notice = Notice("could not load \(skipped.joined(separator: ", ")) from the cache; F5 lists the models, Enter on one says why", isError: true)
+        }
         if let opened {
             state.restore(opened)
             state.sessionPath = session
@@ -132,8 +157,36 @@ struct WorkbenchCommand: ParsableCommand {
                 try session.save(to: target)
                 return target
             },
+            loadModel: { [threads] request in
+                // Off the UI thread: reading config, tokenizer and mapping the weights can take seconds.
+                DispatchQueue.global(qos: .userInitiated).async {
+                    do {
+                        let loaded = try RobertaModel.load(directory: URL(fileURLWithPath: request.directory), threads: threads)
+                        let index = scheduler.add(loaded)
+                        let info = ModelInfo(name: request.name, path: request.name, layers: loaded.config.numHiddenLayers,
+                                             heads: loaded.config.numAttentionHeads, maxTokens: loaded.config.maxTokens,
+                                             directory: URL(fileURLWithPath: request.directory).standardizedFileURL.path)
+                        mailbox.post(.modelLoaded(info, index: index))
+                    } catch {
+                        mailbox.post(.modelLoadFailed(name: request.name, message: String(describing: error)))
+                    }
+                }
+            },
             mailbox: mailbox)
         app.run()
+    }
+
+    /// The models the picker offers: every model in the Hugging Face cache, then the known ones to pull.
+    static func catalog() -> [CatalogModel] {
+        ModelCatalog().entries().map { entry in
+            var problem: String?
+            if entry.present, !entry.loadable {
+                problem = entry.notes.isEmpty ? "not a RoBERTa model MaskScope can load" : entry.notes.joined(separator: "; ")
+            }
+            return CatalogModel(name: entry.name, directory: entry.present ? entry.directory?.standardizedFileURL.path : nil,
+                                layers: entry.layers, hiddenSize: entry.hiddenSize, sizeBytes: entry.sizeBytes,
+                                pullCommand: entry.present ? nil : (entry.pullCommand ?? "maskscope pull \(entry.name)"), problem: problem)
+        }
     }
 
     /// sessions/session-YYYYMMDD-HHMMSS.json under the current directory.

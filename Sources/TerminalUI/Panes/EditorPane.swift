@@ -8,6 +8,8 @@ public enum EditorPane {
         let focused = state.focus == .editor
         var detail = ""
         if let index = state.historyIndex { detail = "history \(index + 1)/\(state.history.count)" }
+        // The note goes on the pane's last row when the sentence leaves it free, else a mark in the title.
+        var noteRow: Int?
         PaneTitle.draw("Sentence", detail: detail, hint: "Ctrl-O <mask> · Enter keep · F1 help", focused: focused,
                        theme: theme, in: rect, into: &buffer)
         let body = Rect(x: rect.x + 2, y: rect.y + 1, width: rect.width - 3, height: rect.height - 1)
@@ -35,6 +37,14 @@ public enum EditorPane {
         places.append((row, column))
         let cursorRow = places[state.editor.cursor].row
         let firstRow = max(0, cursorRow - body.height + 1)
+        if !state.notes.isEmpty {
+            if row + 1 < body.height {
+                noteRow = body.maxY - 1
+            } else {
+                PaneTitle.draw("Sentence", detail: detail.isEmpty ? "✎ note (n)" : detail + " · ✎ note (n)",
+                               hint: "Ctrl-O <mask> · Enter keep · F1 help", focused: focused, theme: theme, in: rect, into: &buffer)
+            }
+        }
 
         let styles = highlightStyles(state, theme: theme, count: scalars.count)
         for (i, scalar) in scalars.enumerated() {
@@ -52,7 +62,10 @@ public enum EditorPane {
             buffer.put("type a sentence with <mask>, e.g. Paris is the <mask> of France.", x: body.x, y: body.y,
                        style: theme.dimmed, maxWidth: body.width)
         }
-        if focused, !state.showHelp {
+        if let noteRow {
+            buffer.put("✎ " + state.notes, x: body.x, y: noteRow, style: theme.dimmed, maxWidth: body.width)
+        }
+        if focused, !state.showHelp, state.pickerSelection == nil, state.notesEditor == nil {
             let place = places[state.editor.cursor]
             buffer.cursor = (body.x + place.column, body.y + place.row - firstRow)
         }

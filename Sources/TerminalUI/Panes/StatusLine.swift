@@ -16,6 +16,7 @@ public enum StatusLine {
             parts.append(formatLatency(analysis.latency))
         }
         parts.append("top-\(state.topK)")
+        if let loading = state.loadingModel { parts.append("loading \(loading)…") }
         if state.isUpdating(state.activeModel) || (state.comparedModel.map { state.isUpdating($0) } ?? false) {
             parts.append("running…")
         }
