@@ -2,7 +2,7 @@ import XCTest
 @testable import Workbench
 
 /// The notes editor (n / F6) and the model picker (F5 / M), driven through the keymap and the reducer.
-final class NotesAndPickerTests: XCTestCase {
+final class NotesAndPickerTests: XCTestCase, KeyDriving {
     let tiny = ModelInfo(name: "tiny", path: "tiny", layers: 2, heads: 4, maxTokens: 512, directory: "/m/tiny")
     let other = ModelInfo(name: "other", path: "other", layers: 3, heads: 4, maxTokens: 512, directory: "/m/other")
     let catalog = [
@@ -14,20 +14,6 @@ final class NotesAndPickerTests: XCTestCase {
                      pullCommand: "maskscope pull roberta-large"),
     ]
 
-    @discardableResult
-    func press(_ keys: [Key], _ state: inout WorkbenchState) -> [Effect] {
-        var effects: [Effect] = []
-        for key in keys {
-            if let action = Keymap.action(for: key, in: state) { effects += reduce(&state, action) }
-        }
-        return effects
-    }
-
-    func type(_ text: String) -> [Key] { text.map { Key.char($0) } }
-
-    func requests(_ effects: [Effect]) -> [InferenceRequest] {
-        effects.compactMap { if case .runInference(let r) = $0 { return r } else { return nil } }
-    }
 
     func pickerState() -> WorkbenchState {
         var state = WorkbenchState(models: [tiny, other], text: "Paris is the <mask> of France.")

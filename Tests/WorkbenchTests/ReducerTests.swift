@@ -2,25 +2,9 @@ import XCTest
 @testable import Workbench
 
 /// Key sequences through the keymap and the reducer, asserting the state; no terminal, no model.
-final class ReducerTests: XCTestCase {
+final class ReducerTests: XCTestCase, KeyDriving {
     let tiny = ModelInfo(name: "tiny", path: "tiny", layers: 2, heads: 4, maxTokens: 512)
     let other = ModelInfo(name: "other", path: "other", layers: 3, heads: 4, maxTokens: 512)
-
-    /// Presses keys as the app does and returns every effect produced.
-    @discardableResult
-    func press(_ keys: [Key], _ state: inout WorkbenchState) -> [Effect] {
-        var effects: [Effect] = []
-        for key in keys {
-            if let action = Keymap.action(for: key, in: state) { effects += reduce(&state, action) }
-        }
-        return effects
-    }
-
-    func type(_ text: String) -> [Key] { text.map { Key.char($0) } }
-
-    func requests(_ effects: [Effect]) -> [InferenceRequest] {
-        effects.compactMap { if case .runInference(let r) = $0 { return r } else { return nil } }
-    }
 
     func analysis(_ text: String, candidates: [String] = [" capital", " city"]) -> Analysis {
         let maskStart = text.unicodeScalars.count - (text.unicodeScalars.split(separator: "<").last.map { $0.count + 1 } ?? 0)
