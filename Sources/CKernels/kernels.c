@@ -73,6 +73,14 @@ TILE(1)
 TILE(2)
 TILE(3)
 
+/* Sum of the eight lanes. */
+AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_hadd_ps(s, s);
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(s);
+}
+
 /* One weight row against every input row (the last out % 4 outputs). */
 AVX2 static void single_row(const float *x, int n, int k, const float *wrow, float b, int o, float *y, int ldy) {
     for (int r = 0; r < n; r++) {
@@ -80,10 +88,7 @@ AVX2 static void single_row(const float *x, int n, int k, const float *wrow, flo
         __m256 acc = _mm256_setzero_ps();
         int i = 0;
         for (; i + 8 <= k; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(wrow + i), _mm256_loadu_ps(xr + i), acc);
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-        s = _mm_hadd_ps(s, s);
-        s = _mm_hadd_ps(s, s);
-        float sum = _mm_cvtss_f32(s);
+        float sum = hsum8(acc);
         for (; i < k; i++) sum += wrow[i] * xr[i];
         y[(size_t)r * ldy + o] = sum + b;
     }
@@ -160,10 +165,7 @@ AVX2 static void attention_avx2(const float *q, const float *k, const float *v, 
             __m256 acc = _mm256_setzero_ps();
             int t = 0;
             for (; t + 8 <= d; t += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qi + t), _mm256_loadu_ps(kj + t), acc);
-            __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-            s4 = _mm_hadd_ps(s4, s4);
-            s4 = _mm_hadd_ps(s4, s4);
-            float sum = _mm_cvtss_f32(s4);
+            float sum = hsum8(acc);
             for (; t < d; t++) sum += qi[t] * kj[t];
             p[j] = sum * scale;
             if (p[j] > max) max = p[j];
@@ -176,10 +178,7 @@ AVX2 static void attention_avx2(const float *q, const float *k, const float *v, 
             _mm256_storeu_ps(p + j, e);
             vsum = _mm256_add_ps(vsum, e);
         }
-        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(vsum), _mm256_extractf128_ps(vsum, 1));
-        s4 = _mm_hadd_ps(s4, s4);
-        s4 = _mm_hadd_ps(s4, s4);
-        float sum = _mm_cvtss_f32(s4);
+        float sum = hsum8(vsum);
         for (; j < n; j++) { p[j] = expf(p[j] - max); sum += p[j]; }
         float inv = 1.0f / sum;
         for (j = 0; j < n; j++) p[j] *= inv;
