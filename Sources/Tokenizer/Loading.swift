@@ -17,12 +17,16 @@ enum FileLoading {
     static func readVocab(_ url: URL) throws -> [String: Int] {
         let data = try readData(url)
         let vocab: [String: Int]
-        do {
-            vocab = try JSONDecoder().decode([String: Int].self, from: data)
-        } catch let error as DecodingError {
-            throw TokenizerError.badJSON(file: url, detail: describe(error))
-        } catch {
-            throw TokenizerError.badJSON(file: url, detail: "\(error)")
+        if let fast = FastVocabJSON.parse([UInt8](data)) {
+            vocab = fast
+        } else {
+            do {
+                vocab = try JSONDecoder().decode([String: Int].self, from: data)
+            } catch let error as DecodingError {
+                throw TokenizerError.badJSON(file: url, detail: describe(error))
+            } catch {
+                throw TokenizerError.badJSON(file: url, detail: "\(error)")
+            }
         }
         if vocab.isEmpty {
             throw TokenizerError.badJSON(file: url, detail: "the vocabulary is empty")
