@@ -118,8 +118,8 @@ extension RobertaModel {
             for (m, position) in maskPositions.enumerated() {
                 let row = UnsafeBufferPointer(rebasing: lb[(m * vocab)..<((m + 1) * vocab)])
                 let probabilities = softmax(row)
-                let pool = restrict ?? Array(0..<vocab)
-                let top = topK(probabilities, among: pool, k: min(options.topK, pool.count))
+                let top = restrict.map { topK(probabilities, among: $0, k: min(options.topK, $0.count)) }
+                    ?? topK(probabilities, among: 0..<vocab, k: min(options.topK, vocab))
                 let candidates = top.map { token -> Candidate in
                     var filled = ids
                     filled[position] = token
@@ -152,7 +152,7 @@ func softmax(_ row: UnsafeBufferPointer<Float>) -> [Float] {
 }
 
 /// The k ids of `pool` with the highest scores, best first; ties go to the lower id.
-func topK(_ scores: [Float], among pool: [Int], k: Int) -> [Int] {
+func topK<Pool: Sequence<Int>>(_ scores: [Float], among pool: Pool, k: Int) -> [Int] {
     guard k > 0 else { return [] }
     var best: [Int] = []
     best.reserveCapacity(k + 1)

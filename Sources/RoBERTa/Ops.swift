@@ -119,9 +119,6 @@ func softmaxRow(_ x: UnsafeMutablePointer<Float>, count: Int) {
 }
 
 /// Sets how many threads OpenBLAS uses from now on (process-wide).
-public func setBLASThreads(_ count: Int) {
+func setBLASThreads(_ count: Int) {
     openblas_set_num_threads(Int32(max(1, count)))
 }
-
-/// Threads OpenBLAS currently uses.
-public func blasThreads() -> Int { Int(openblas_get_num_threads()) }

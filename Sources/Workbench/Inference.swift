@@ -43,7 +43,9 @@ extension RobertaModel {
         }
         var analysis = Analysis(text: text, tokens: tokens, words: encoding.words)
         do {
-            let result = try fillMask(text, options: FillMaskOptions(topK: topK, capture: CaptureOptions(attention: true)))
+            // The ids of the traced encoding: the text is tokenized once per keystroke, not twice.
+            let result = try fillMask(ids: encoding.ids, options: FillMaskOptions(topK: topK, capture: CaptureOptions(attention: true)),
+                                      text: text)
             analysis.masks = result.masks.map { mask in
                 let word = tokens[mask.position].word.map { encoding.words[$0].range }
                 return MaskRow(position: mask.position, span: word ?? tokens[mask.position].span,
