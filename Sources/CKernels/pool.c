@@ -9,10 +9,15 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* A fixed set of worker threads for the weight products. While a forward pass runs (`active`), the
- * workers spin between jobs: the gaps between two products are microseconds, far shorter than waking a
- * sleeping thread (tens of microseconds on a VM). Outside a forward pass they sleep on a condition
- * variable, so an idle MaskScope uses no CPU. */
+/* A fixed set of worker threads for the weight products, the attention heads and GELU. While a forward
+ * pass runs (`active`), the workers spin between jobs: the gaps between two jobs are microseconds, far
+ * shorter than waking a sleeping thread (tens of microseconds on a VM). Outside a forward pass they sleep
+ * on a condition variable, so an idle MaskScope uses no CPU.
+ *
+ * A job is `tasks` independent pieces (blocks of weight rows, heads, slices of an array); every thread,
+ * the caller included, takes the next piece from an atomic counter until none is left. Taking pieces
+ * instead of a fixed half each keeps both cores busy when one of them is slowed down (this VM's
+ * neighbours, an interrupt): with fixed halves the other core waited for it at every product. */
 struct ms_pool {
     int threads;                 /* including the calling thread */
     pthread_t *workers;
@@ -23,18 +28,21 @@ struct ms_pool {
     _Atomic int done;            /* workers finished with the current job */
     _Atomic int active;
     _Atomic int quit;
-    /* the current job */
-    const float *x, *w, *bias;
-    float *y;
-    int n, k, out, ldy, chunk;
+    /* the current job: run(job, piece) for piece in [0, tasks) */
+    void (*run)(const void *job, int piece);
+    const void *job;
+    int tasks;
+    _Atomic int next;            /* the next piece to take */
 };
 
 typedef struct { struct ms_pool *pool; int index; } worker_arg;
 
-static void run_part(struct ms_pool *p, int index) {
-    int begin = index * p->chunk;
-    int end = begin + p->chunk < p->out ? begin + p->chunk : p->out;
-    if (begin < end) ms_linear_nt(p->x, p->n, p->k, p->w, p->bias, begin, end, p->y, p->ldy);
+static void take_pieces(struct ms_pool *p) {
+    for (;;) {
+        int piece = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+        if (piece >= p->tasks) return;
+        p->run(p->job, piece);
+    }
 }
 
 static void *worker_main(void *raw) {
@@ -53,7 +61,7 @@ static void *worker_main(void *raw) {
         }
         if (atomic_load(&p->quit)) return NULL;
         seen = g;
-        run_part(p, arg.index);
+        take_pieces(p);
         atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
     }
 }
@@ -104,19 +112,15 @@ void ms_pool_set_active(ms_pool *p, int active) {
     pthread_mutex_unlock(&p->lock);
 }
 
-void ms_pool_linear(ms_pool *p, const float *x, int n, int k, const float *w, const float *bias,
-                    int out, float *y, int ldy) {
-    int parts = p ? p->threads : 1;
-    if (parts > out / 64) parts = out / 64 > 0 ? out / 64 : 1;
-    if (parts <= 1) {
-        ms_linear_nt(x, n, k, w, bias, 0, out, y, ldy);
+/* Runs run(job, 0..<tasks) on every thread of the pool and returns when all pieces are done. */
+static void pool_run(struct ms_pool *p, int tasks, void (*run)(const void *, int), const void *job) {
+    if (!p || p->threads <= 1 || tasks <= 1) {
+        for (int i = 0; i < tasks; i++) run(job, i);
         return;
     }
     pthread_mutex_lock(&p->call);
-    p->x = x; p->w = w; p->bias = bias; p->y = y;
-    p->n = n; p->k = k; p->out = out; p->ldy = ldy;
-    /* parts of whole 4-row blocks; workers whose index is past the last part find an empty range */
-    p->chunk = ((out + parts - 1) / parts + 3) / 4 * 4;
+    p->run = run; p->job = job; p->tasks = tasks;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     if (!atomic_load(&p->active)) {
@@ -124,7 +128,69 @@ void ms_pool_linear(ms_pool *p, const float *x, int n, int k, const float *w, co
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->lock);
     }
-    run_part(p, 0);
+    take_pieces(p);
     while (atomic_load_explicit(&p->done, memory_order_acquire) < p->threads - 1) CPU_RELAX();
     pthread_mutex_unlock(&p->call);
+}
+
+typedef struct {
+    const float *x, *w, *bias;
+    float *y;
+    int n, k, out, ldy, rows; /* rows: weight rows a piece, a multiple of 4 */
+} linear_job;
+
+static void linear_piece(const void *raw, int piece) {
+    const linear_job *j = raw;
+    int begin = piece * j->rows, end = begin + j->rows < j->out ? begin + j->rows : j->out;
+    ms_linear_nt(j->x, j->n, j->k, j->w, j->bias, begin, end, j->y, j->ldy);
+}
+
+void ms_pool_linear(ms_pool *p, const float *x, int n, int k, const float *w, const float *bias,
+                    int out, float *y, int ldy) {
+    int threads = p ? p->threads : 1;
+    /* About four pieces a thread: small enough to even out a slowed core, large enough (>= 64 rows,
+     * >= 192 KB of weights) that each piece streams its weights at full speed. */
+    int rows = (out / (threads * 4) + 3) / 4 * 4;
+    if (rows < 64) rows = 64;
+    if (threads <= 1 || out <= rows) {
+        ms_linear_nt(x, n, k, w, bias, 0, out, y, ldy);
+        return;
+    }
+    linear_job job = {x, w, bias, y, n, k, out, ldy, rows};
+    pool_run(p, (out + rows - 1) / rows, linear_piece, &job);
+}
+
+typedef struct {
+    const float *q, *k, *v;
+    float *probs, *ctx;
+    int n, d, ld, ldc;
+    float scale;
+} attention_job;
+
+static void attention_piece(const void *raw, int head) {
+    const attention_job *j = raw;
+    size_t offset = (size_t)head * j->d;
+    ms_attention_head(j->q + offset, j->k + offset, j->v + offset, j->n, j->d, j->ld, j->scale,
+                      j->probs + (size_t)head * j->n * j->n, j->ctx + offset, j->ldc);
+}
+
+void ms_pool_attention(ms_pool *p, const float *q, const float *k, const float *v, int n, int heads, int d,
+                       int ld, float scale, float *probs, float *ctx, int ldc) {
+    attention_job job = {q, k, v, probs, ctx, n, d, ld, ldc, scale};
+    /* below 16 tokens all heads together take a few microseconds: not worth waking the workers */
+    pool_run(n >= 16 ? p : NULL, heads, attention_piece, &job);
+}
+
+typedef struct { float *x; size_t count, slice; } gelu_job;
+
+static void gelu_piece(const void *raw, int piece) {
+    const gelu_job *j = raw;
+    size_t begin = (size_t)piece * j->slice, end = begin + j->slice < j->count ? begin + j->slice : j->count;
+    ms_gelu_erf(j->x + begin, end - begin);
+}
+
+void ms_pool_gelu(ms_pool *p, float *x, size_t count) {
+    size_t slice = 16384; /* 64 KB, a multiple of 8; a shorter array runs on the calling thread */
+    gelu_job job = {x, count, slice};
+    pool_run(p, (int)((count + slice - 1) / slice), gelu_piece, &job);
 }

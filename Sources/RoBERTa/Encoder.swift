@@ -66,7 +66,7 @@ extension RobertaWeights {
         var v = [Float](repeating: 0, count: n * h)
         var context = [Float](repeating: 0, count: n * h)
         var projected = [Float](repeating: 0, count: n * h)
-        var scores = [Float](repeating: 0, count: n * n)       // scores: [n, n] for one head
+        var scores = [Float](repeating: 0, count: heads * n * n) // scores: [heads, n, n]
         var intermediate = [Float](repeating: 0, count: n * inner)
         var attention: [Float] = capture.attention ? [Float](repeating: 0, count: config.numHiddenLayers * heads * n * n) : []
         var hiddenStates: [Float] = []
@@ -99,35 +99,35 @@ extension RobertaWeights {
                 linear(xp, rows: n, inFeatures: h, weight: layer.query, bias: layer.queryBias, outFeatures: h, into: qp, compute: compute)
                 linear(xp, rows: n, inFeatures: h, weight: layer.key, bias: layer.keyBias, outFeatures: h, into: kp, compute: compute)
                 linear(xp, rows: n, inFeatures: h, weight: layer.value, bias: layer.valueBias, outFeatures: h, into: vp, compute: compute)
-                for head in 0..<heads {
-                    let offset = head * d
-                    if compute.useKernels {
-                        // Fused scores, softmax and context; the map goes straight into the capture when kept.
+                if compute.useKernels {
+                    // Fused scores, softmax and context, the heads shared by the pool's threads; the maps go
+                    // straight into the capture when kept.
+                    if capture.attention {
+                        attention.withUnsafeMutableBufferPointer { ab in
+                            ms_pool_attention(compute.pool?.pointer, qp, kp, vp, Int32(n), Int32(heads), Int32(d), Int32(h),
+                                              scale, ab.baseAddress! + layerIndex * heads * n * n, cp, Int32(h))
+                        }
+                    } else {
+                        ms_pool_attention(compute.pool?.pointer, qp, kp, vp, Int32(n), Int32(heads), Int32(d), Int32(h),
+                                          scale, sp, cp, Int32(h))
+                    }
+                } else {
+                    for head in 0..<heads {
+                        let offset = head * d
+                        // scores[n, n] = q_h[n, d] · k_h[n, d]^T / sqrt(d)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d),
+                                    scale, qp + offset, Int32(h), kp + offset, Int32(h), 0, sp, Int32(n))
+                        for r in 0..<n { softmaxRow(sp + r * n, count: n) }
                         if capture.attention {
                             let start = (layerIndex * heads + head) * n * n
                             attention.withUnsafeMutableBufferPointer { ab in
-                                ms_attention_head(qp + offset, kp + offset, vp + offset, Int32(n), Int32(d), Int32(h), scale,
-                                                  ab.baseAddress! + start, cp + offset, Int32(h))
+                                (ab.baseAddress! + start).update(from: sp, count: n * n)
                             }
-                        } else {
-                            ms_attention_head(qp + offset, kp + offset, vp + offset, Int32(n), Int32(d), Int32(h), scale,
-                                              sp, cp + offset, Int32(h))
                         }
-                        continue
+                        // context_h[n, d] = scores[n, n] · v_h[n, d]
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(n),
+                                    1, sp, Int32(n), vp + offset, Int32(h), 0, cp + offset, Int32(h))
                     }
-                    // scores[n, n] = q_h[n, d] · k_h[n, d]^T / sqrt(d)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d),
-                                scale, qp + offset, Int32(h), kp + offset, Int32(h), 0, sp, Int32(n))
-                    for r in 0..<n { softmaxRow(sp + r * n, count: n) }
-                    if capture.attention {
-                        let start = (layerIndex * heads + head) * n * n
-                        attention.withUnsafeMutableBufferPointer { ab in
-                            (ab.baseAddress! + start).update(from: sp, count: n * n)
-                        }
-                    }
-                    // context_h[n, d] = scores[n, n] · v_h[n, d]
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(n),
-                                1, sp, Int32(n), vp + offset, Int32(h), 0, cp + offset, Int32(h))
                 }
                 linear(cp, rows: n, inFeatures: h, weight: layer.attentionOutput, bias: layer.attentionOutputBias,
                        outFeatures: h, into: pp, compute: compute)

@@ -49,13 +49,9 @@ func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
             weight: FloatTensor, bias: FloatTensor, outFeatures: Int, into y: UnsafeMutablePointer<Float>,
             compute: Compute) {
     if compute.useKernels {
-        // Each thread streams its own block of weight rows once (blocks of 4 rows).
-        if let pool = compute.pool {
-            ms_pool_linear(pool.pointer, x, Int32(n), Int32(inFeatures), weight.pointer, bias.pointer,
-                           Int32(outFeatures), y, Int32(outFeatures))
-        } else {
-            ms_linear_nt(x, Int32(n), Int32(inFeatures), weight.pointer, bias.pointer, 0, Int32(outFeatures), y, Int32(outFeatures))
-        }
+        // The threads take blocks of weight rows in turn; each block's rows are streamed once.
+        ms_pool_linear(compute.pool?.pointer, x, Int32(n), Int32(inFeatures), weight.pointer, bias.pointer,
+                       Int32(outFeatures), y, Int32(outFeatures))
         return
     }
     for r in 0..<n { (y + r * outFeatures).update(from: bias.pointer, count: outFeatures) }
@@ -95,7 +91,7 @@ func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ act: Activation, c
     switch act {
     case .gelu:
         if compute.useKernels {
-            ms_gelu_erf(x, count)
+            ms_pool_gelu(compute.pool?.pointer, x, count)
             return
         }
         for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }

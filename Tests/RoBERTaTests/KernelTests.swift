@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import CKernels
 @testable import RoBERTa
 
 /// The AVX2/FMA few-row kernels agree with a plain float64 reference and with the OpenBLAS path.
@@ -51,6 +52,29 @@ final class KernelTests: XCTestCase {
             checkLinear(rows: n, inFeatures: 96, outFeatures: 1003, compute: Compute(threads: 2, useKernels: true))
             checkLinear(rows: n, inFeatures: 96, outFeatures: 1003, compute: Compute(threads: 3, useKernels: true))
         }
+    }
+
+    /// The pool shares heads, GELU slices and blocks of weight rows between threads; each piece is computed
+    /// by the same code whichever thread takes it, so the answers are bit for bit those of one thread.
+    func testPoolGivesBitIdenticalAnswersToOneThread() throws {
+        try XCTSkipUnless(Compute.kernelsAvailable, "this CPU has no AVX2/FMA: the kernels are not used here (OpenBLAS is)")
+        let one = try RobertaModel.load(directory: Fixtures.model("tiny"), threads: 1)
+        let three = try RobertaModel.load(directory: Fixtures.model("tiny"), threads: 3)
+        // 16 tokens and more: the heads go to the pool
+        let ids = try one.inputIDs(for: "The quick brown fox jumps over the <mask> dog, and the cat watches it from the wall.")
+        XCTAssertGreaterThanOrEqual(ids.count, 16)
+        let a = try one.encode(ids: ids, capture: CaptureOptions(attention: true))
+        let b = try three.encode(ids: ids, capture: CaptureOptions(attention: true))
+        XCTAssertEqual(a.lastHiddenState, b.lastHiddenState)
+        XCTAssertEqual(a.attention, b.attention)
+
+        let values = self.values(100_003, seed: 7).map { $0 * 6 }  // several GELU slices and a ragged tail
+        var pooled = values, single = values
+        let pool = try XCTUnwrap(WorkerPool(threads: 3))
+        pooled.withUnsafeMutableBufferPointer { ms_pool_gelu(pool.pointer, $0.baseAddress!, $0.count) }
+        single.withUnsafeMutableBufferPointer { ms_gelu_erf($0.baseAddress!, $0.count) }
+        XCTAssertEqual(pooled, single)
+        XCTAssertNotEqual(pooled, values)
     }
 
     func testOpenBLASPathMatchesReference() {

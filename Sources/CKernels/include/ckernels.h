@@ -25,16 +25,24 @@ void ms_gelu_erf(float *x, size_t count);
 void ms_attention_head(const float *q, const float *k, const float *v, int n, int d, int ld, float scale,
                        float *probs, float *ctx, int ldc);
 
-/* A set of threads that share the weight products (pool.c). ms_pool_create(threads) starts threads-1
- * workers (the caller is the last one); ms_pool_linear splits the output rows over them in blocks of 4
- * and returns when all are done; ms_pool_set_active(1) lets the workers spin between products during a
- * forward pass, (0) puts them to sleep. ms_pool_linear calls on one pool are serialised. */
+/* A set of threads that share the work of a forward pass (pool.c). ms_pool_create(threads) starts
+ * threads-1 workers (the caller is the last one). Each ms_pool_* call cuts its work into pieces that the
+ * threads take in turn, and returns when all are done; calls on one pool are serialised. A NULL pool
+ * runs everything on the calling thread. ms_pool_set_active(1) lets the workers spin between jobs
+ * during a forward pass, (0) puts them to sleep. */
 typedef struct ms_pool ms_pool;
 ms_pool *ms_pool_create(int threads);
 void ms_pool_destroy(ms_pool *pool);
 int ms_pool_threads(const ms_pool *pool);
 void ms_pool_set_active(ms_pool *pool, int active);
+/* ms_linear_nt over all `out` weight rows, in blocks of rows. */
 void ms_pool_linear(ms_pool *pool, const float *x, int n, int k, const float *w, const float *bias,
                     int out, float *y, int ldy);
+/* ms_attention_head for every head h (columns h*d ..< (h+1)*d of q, k, v and ctx); head h's map goes to
+ * probs + h*n*n, so probs holds heads*n*n floats. */
+void ms_pool_attention(ms_pool *pool, const float *q, const float *k, const float *v, int n, int heads, int d,
+                       int ld, float scale, float *probs, float *ctx, int ldc);
+/* ms_gelu_erf over count values, in slices. */
+void ms_pool_gelu(ms_pool *pool, float *x, size_t count);
 
 #endif
