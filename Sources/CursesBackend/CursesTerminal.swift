@@ -24,6 +24,8 @@ public final class CursesTerminal: TerminalBackend {
     private var pairs: [PairKey: Int32] = [:]
     public let colorDepth: ColorDepth
     private var closed = false
+    /// A self-pipe: `wake` writes a byte, `poll` waits on it beside the keyboard.
+    private let wakeRead: Int32, wakeWrite: Int32
 
     struct PairKey: Hashable {
         var fg: Int32
@@ -38,7 +40,17 @@ public final class CursesTerminal: TerminalBackend {
         }
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { throw CursesError.notATerminal }
         setenv("ESCDELAY", "25", 0)
-        guard let screen = initscr() else { throw CursesError.cannotStart }
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw CursesError.cannotStart }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        (wakeRead, wakeWrite) = (fds[0], fds[1])
+        guard let screen = initscr() else {
+            Glibc.close(fds[0]); Glibc.close(fds[1])
+            throw CursesError.cannotStart
+        }
         window = OpaquePointer(screen)
         Self.installSignalHandlers()
         raw()
@@ -77,6 +89,8 @@ public final class CursesTerminal: TerminalBackend {
         closed = true
         curs_set(1)
         endwin()
+        Glibc.close(wakeRead)
+        Glibc.close(wakeWrite)
     }
 
     private var screen: UnsafeMutablePointer<WINDOW> { UnsafeMutablePointer(window) }
@@ -145,8 +159,30 @@ public final class CursesTerminal: TerminalBackend {
     }
 
     public func poll(timeout: Double) -> [TerminalEvent] {
+        // Keys ncurses has already read into its buffer come first; then wait on the keyboard and the
+        // wake pipe together, so a result from the background is drawn at once, not at the timeout.
+        var events = readEvents()
+        if !events.isEmpty { return events }
+        var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        _ = Glibc.poll(&fds, 2, Int32(max(0, timeout * 1000)))  // EINTR (a signal, a resize) just returns
+        if fds[1].revents != 0 {
+            var drain = [UInt8](repeating: 0, count: 64)
+            while read(wakeRead, &drain, drain.count) > 0 {}
+        }
+        events = readEvents()
+        return events
+    }
+
+    public func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)  // a full pipe already holds a wake-up
+    }
+
+    /// Every event available now, without waiting.
+    private func readEvents() -> [TerminalEvent] {
         var events: [TerminalEvent] = []
-        wtimeout(screen, Int32(max(0, timeout * 1000)))
+        wtimeout(screen, 0)
         while true {
             if terminationRequested != 0 {
                 events.append(.terminate)
@@ -155,7 +191,6 @@ public final class CursesTerminal: TerminalBackend {
             var character: wint_t = 0
             let status = wget_wch(screen, &character)
             if status == ERR { break }
-            wtimeout(screen, 0)
             if status == KEY_CODE_YES {
                 if let event = Self.functionKey(Int32(character)) { events.append(event) }
             } else if let key = readCharacter(UInt32(character)) {

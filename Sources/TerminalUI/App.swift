@@ -31,6 +31,8 @@ public final class WorkbenchApp {
         self.runInference = runInference
         self.saveSession = saveSession
         self.loadModel = loadModel
+        // A result posted from the background shows at once instead of at the loop's next poll timeout.
+        mailbox.onPost = { [weak backend] in backend?.wake() }
     }
 
     /// Applies one action and performs its effects.
@@ -109,14 +111,23 @@ public final class WorkbenchApp {
 public final class Mailbox: @unchecked Sendable {
     private let lock = NSLock()
     private var actions: [Action] = []
+    private var wakeLoop: (() -> Void)?
 
     public init() {}
+
+    /// Called after every post, on the posting thread: the app makes it wake the loop's `poll`.
+    public var onPost: (() -> Void)? {
+        get { lock.lock(); defer { lock.unlock() }; return wakeLoop }
+        set { lock.lock(); wakeLoop = newValue; lock.unlock() }
+    }
 
     /// Posts an action; safe from any thread.
     public func post(_ action: Action) {
         lock.lock()
         actions.append(action)
+        let wake = wakeLoop
         lock.unlock()
+        wake?()
     }
 
     /// Takes every posted action, oldest first.

@@ -1,3 +1,4 @@
+import Foundation
 import Workbench
 
 /// What the app loop needs from a terminal: its size, a way to draw a frame, and the keys typed.
@@ -6,8 +7,11 @@ public protocol TerminalBackend: AnyObject {
     var size: (width: Int, height: Int) { get }
     /// Shows `buffer`; a real terminal only sends what changed since the last frame.
     func draw(_ buffer: CellBuffer)
-    /// Waits at most `timeout` seconds for input and returns every event available.
+    /// Waits at most `timeout` seconds for input and returns every event available; returns early, maybe
+    /// with no events, when `wake` is called.
     func poll(timeout: Double) -> [TerminalEvent]
+    /// Makes a `poll` that is waiting (or the next one) return now. Safe from any thread.
+    func wake()
 }
 
 /// Something that happened at the terminal.
@@ -40,4 +44,13 @@ public final class TestBackend: TerminalBackend {
 
     /// The last frame's lines.
     public var lines: [String] { frames.last?.lines ?? [] }
+
+    /// Scripted input needs no waking; counted so tests can see the mailbox asked for it.
+    public private(set) var wakes = 0
+    private let wakeLock = NSLock()
+    public func wake() {
+        wakeLock.lock()
+        wakes += 1
+        wakeLock.unlock()
+    }
 }

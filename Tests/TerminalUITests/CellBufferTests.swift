@@ -77,4 +77,24 @@ final class AppTests: XCTestCase {
         XCTAssertTrue(backend.frames.contains { $0.lines[1].contains("Today is a <mask> day!") })
         XCTAssertTrue(backend.frames.contains { $0.lines.joined().contains("␣day") })
     }
+
+    /// A result posted from a background thread wakes the loop's poll, so it is drawn at once rather than
+    /// at the poll's timeout (up to 50 ms later).
+    func testMailboxPostFromAnotherThreadWakesTheBackend() throws {
+        let backend = TestBackend(80, 24)
+        let mailbox = Mailbox()
+        let app = WorkbenchApp(
+            state: WorkbenchState(models: [Fixture.tiny], text: "Paris is the <mask> of France.", themes: ["mono"], theme: "mono"),
+            backend: backend, themes: [Fixture.mono], runInference: { _ in }, saveSession: { _, _ in "unused" }, mailbox: mailbox)
+        XCTAssertEqual(backend.wakes, 0)
+        let posted = expectation(description: "posted")
+        DispatchQueue.global().async {
+            mailbox.post(.quitRequested)
+            posted.fulfill()
+        }
+        wait(for: [posted], timeout: 5)
+        XCTAssertEqual(backend.wakes, 1)
+        app.run(maxPolls: 2)
+        XCTAssertTrue(app.state.quitRequested, "the posted action reached the loop")
+    }
 }
