@@ -55,7 +55,7 @@ extension RobertaWeights {
     }
 
     /// Embeddings, then every encoder layer, over one unpadded sequence.
-    func encode(ids: [Int], capture: CaptureOptions, compute: Compute) -> EncoderOutput {
+    func encode(ids: [Int], capture: CaptureOptions, compute: Compute, cancellation: Cancellation? = nil) throws -> EncoderOutput {
         let n = ids.count, h = config.hiddenSize, heads = config.numAttentionHeads, d = config.headSize
         let inner = config.intermediateSize, eps = config.layerNormEps
         let positions = positionIDs(for: ids)
@@ -86,6 +86,7 @@ extension RobertaWeights {
 
         let scale = 1 / Float(d).squareRoot()
         for (layerIndex, layer) in layers.enumerated() {
+            if cancellation?.isCancelled == true { throw InferenceError.cancelled }
             x.withUnsafeMutableBufferPointer { xb in
             q.withUnsafeMutableBufferPointer { qb in
             k.withUnsafeMutableBufferPointer { kb in

@@ -71,6 +71,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case noValidTargets([String])
     case badTopK(Int)
     case tokenOutOfRange(id: Int, vocabSize: Int)
+    /// The caller's `Cancellation` was set while the forward pass ran.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -86,6 +88,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
             return "top_k must be at least 1 (got \(k))"
         case .tokenOutOfRange(let id, let vocabSize):
             return "token id \(id) is outside the model's vocabulary of \(vocabSize) (config.json vocab_size); the tokenizer files do not belong to this model"
+        case .cancelled:
+            return "the run was cancelled before it finished (a newer request replaced it)"
         }
     }
 }

@@ -90,7 +90,10 @@ extension RobertaModel {
     }
 
     /// Fill-mask over ready token ids (with <s> and </s>).
-    public func fillMask(ids: [Int], options: FillMaskOptions = FillMaskOptions(), text: String? = nil) throws -> FillMaskResult {
+    /// - Parameter cancellation: when set by another thread, the run stops before its next layer and throws
+    ///   `InferenceError.cancelled`.
+    public func fillMask(ids: [Int], options: FillMaskOptions = FillMaskOptions(), text: String? = nil,
+                         cancellation: Cancellation? = nil) throws -> FillMaskResult {
         guard options.topK >= 1 else { throw InferenceError.badTopK(options.topK) }
         let maskID = tokenizer.maskID
         let maskPositions = ids.indices.filter { ids[$0] == maskID }
@@ -105,8 +108,8 @@ extension RobertaModel {
             warnings = resolved.warnings
         }
         try check(ids: ids)
-        let (output, logits) = compute.forwardPass {
-            let output = weights.encode(ids: ids, capture: options.capture, compute: compute)
+        let (output, logits) = try compute.forwardPass {
+            let output = try weights.encode(ids: ids, capture: options.capture, compute: compute, cancellation: cancellation)
             return (output, weights.lmLogits(hidden: output.lastHiddenState, rows: maskPositions, compute: compute))
         }
         let vocab = config.vocabSize

@@ -63,7 +63,7 @@ public final class RobertaModel: @unchecked Sendable {
     /// Runs the encoder over token ids (with <s> and </s> already in place).
     public func encode(ids: [Int], capture: CaptureOptions = .none) throws -> EncoderOutput {
         try check(ids: ids)
-        return compute.forwardPass { weights.encode(ids: ids, capture: capture, compute: compute) }
+        return try compute.forwardPass { try weights.encode(ids: ids, capture: capture, compute: compute) }
     }
 
     /// Masked-LM logits [rows.count][vocab] at the given token positions of an encoder output.

@@ -29,6 +29,28 @@ struct Compute: Sendable {
     }
 }
 
+/// Lets another thread stop a forward pass early: the encoder looks before every layer and throws
+/// `InferenceError.cancelled`. The workbench cancels a run whose text has been edited since it started;
+/// its answer would be dropped as stale anyway.
+public final class Cancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+
+    public init() {}
+
+    public func cancel() {
+        lock.lock()
+        flag = true
+        lock.unlock()
+    }
+
+    public var isCancelled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return flag
+    }
+}
+
 /// Owns a CKernels thread pool: threads - 1 workers that sleep unless a forward pass runs.
 final class WorkerPool: @unchecked Sendable {
     let pointer: OpaquePointer

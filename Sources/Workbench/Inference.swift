@@ -22,7 +22,8 @@ public struct InferenceRequest: Equatable, Sendable {
 
 extension RobertaModel {
     /// Tokenizes `text` with merge traces and, when it holds a mask, runs fill-mask with attention capture.
-    public func analyse(_ text: String, topK: Int) -> Analysis {
+    /// A `cancellation` set during the run ends it early with `error` saying so.
+    public func analyse(_ text: String, topK: Int, cancellation: Cancellation? = nil) -> Analysis {
         let start = DispatchTime.now()
         let encoding = tokenizer.encode(text, trace: true)
         // The text's tokens are the words' tokens in order; <s> and </s> belong to no word.
@@ -45,7 +46,7 @@ extension RobertaModel {
         do {
             // The ids of the traced encoding: the text is tokenized once per keystroke, not twice.
             let result = try fillMask(ids: encoding.ids, options: FillMaskOptions(topK: topK, capture: CaptureOptions(attention: true)),
-                                      text: text)
+                                      text: text, cancellation: cancellation)
             analysis.masks = result.masks.map { mask in
                 let word = tokens[mask.position].word.map { encoding.words[$0].range }
                 return MaskRow(position: mask.position, span: word ?? tokens[mask.position].span,
@@ -63,13 +64,16 @@ extension RobertaModel {
 }
 
 /// Runs inference on one background thread, coalescing: while a run is going, only the latest request per
-/// model waits; older waiting ones are dropped, as their answers would be stale anyway.
+/// model waits; older waiting ones are dropped, as their answers would be stale anyway, and a running one
+/// for the same model is cancelled (it stops before its next layer and delivers nothing).
 public final class InferenceScheduler: @unchecked Sendable {
     private var models: [RobertaModel]
     private let queue = DispatchQueue(label: "maskscope.inference", qos: .userInitiated)
     private let lock = NSLock()
     private var running = false
     private var pending: [Int: InferenceRequest] = [:]
+    /// The run going now: its model and how to stop it.
+    private var current: (model: Int, cancellation: Cancellation)?
     private let deliver: @Sendable (InferenceRequest, Analysis) -> Void
 
     /// - Parameter deliver: called on the background thread with each finished run.
@@ -90,6 +94,7 @@ public final class InferenceScheduler: @unchecked Sendable {
     public func submit(_ request: InferenceRequest) {
         lock.lock()
         pending[request.model] = request
+        if let current, current.model == request.model { current.cancellation.cancel() }
         let start = !running
         if start { running = true }
         lock.unlock()
@@ -111,11 +116,19 @@ public final class InferenceScheduler: @unchecked Sendable {
                 lock.unlock()
                 return
             }
-            let model = models.indices.contains(request.model) ? models[request.model] : nil
+            guard models.indices.contains(request.model) else {
+                lock.unlock()
+                continue
+            }
+            let model = models[request.model]
+            let cancellation = Cancellation()
+            current = (request.model, cancellation)
             lock.unlock()
-            guard let model else { continue }
-            let analysis = model.analyse(request.text, topK: request.topK)
-            deliver(request, analysis)
+            let analysis = model.analyse(request.text, topK: request.topK, cancellation: cancellation)
+            lock.lock()
+            current = nil
+            lock.unlock()
+            if !cancellation.isCancelled { deliver(request, analysis) }
         }
     }
 }

@@ -27,6 +27,9 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Untimed runs first.", valueName: "n"))
     var warmup: Int = 3
 
+    @Option(help: ArgumentHelp("Also type the first sentence into the workbench loop, one key every ms milliseconds, and time each key to its frame (0: skip).", valueName: "ms"))
+    var typingInterval: Double = 50
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -38,6 +41,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if runs < 1 { throw ValidationError("--runs must be at least 1 (got \(runs))") }
         if warmup < 0 { throw ValidationError("--warmup must be 0 or more (got \(warmup))") }
+        if !(typingInterval >= 0) { throw ValidationError("--typing-interval must be 0 or more milliseconds (got \(typingInterval))") }
     }
 
     func run() throws {
@@ -63,6 +67,7 @@ struct Bench: ParsableCommand {
                 rows.append((sentence, tokens, attention, percentile(times, 0.5), percentile(times, 0.9), times[0]))
             }
         }
+        let typing = typingInterval > 0 ? TypingMeasurement.run(model: model, text: texts[0], interval: typingInterval / 1000) : nil
         let rss = peakRSSBytes()
         let threads = model.threads
         if json {
@@ -75,6 +80,13 @@ struct Bench: ParsableCommand {
                 ("hidden", .int(model.config.hiddenSize)), ("threads", .int(threads)), ("kernels", .string(model.kernelName)), ("runs", .int(runs)),
                 ("load_ms", .number(ms(loadSeconds))), ("first_answer_ms", .number(ms(firstAnswerSeconds ?? 0))),
                 ("peak_rss_mb", .number(round(Double(rss) / 1_048_576 * 10) / 10)), ("cases", .array(cases)),
+                ("typing", typing.map { t in
+                    JSONValue.object([("keys", .int(t.keys)), ("interval_ms", .number(ms(t.interval))),
+                                      ("key_to_frame_median_ms", .number(ms(percentile(t.keyToFrame, 0.5)))),
+                                      ("key_to_frame_p90_ms", .number(ms(percentile(t.keyToFrame, 0.9)))),
+                                      ("key_to_frame_max_ms", .number(ms(t.keyToFrame.last ?? 0))),
+                                      ("last_key_to_answer_ms", .number(ms(t.lastKeyToAnswer))), ("answers_shown", .int(t.answersShown))])
+                } ?? .null),
             ]).serialized())
             return
         }
@@ -88,6 +100,12 @@ struct Bench: ParsableCommand {
             let shown = r.text.count > 40 ? String(r.text.prefix(37)) + "..." : r.text
             emit(pad(String(r.tokens), 8) + pad(r.attention ? "yes" : "no", 11) + pad(String(format: "%.2f", ms(r.median)), 11)
                  + pad(String(format: "%.2f", ms(r.p90)), 9) + pad(String(format: "%.2f", ms(r.min)), 9) + shown)
+        }
+        if let t = typing {
+            emit("")
+            emit("typing     \(t.keys) keys, one every \(String(format: "%g", ms(t.interval))) ms, into the workbench loop (80x24, in memory)")
+            emit("           key to frame: median \(String(format: "%.2f", ms(percentile(t.keyToFrame, 0.5)))) ms, p90 \(String(format: "%.2f", ms(percentile(t.keyToFrame, 0.9)))) ms, max \(String(format: "%.2f", ms(t.keyToFrame.last ?? 0))) ms")
+            emit("           last key to its answer on screen: \(String(format: "%.1f", ms(t.lastKeyToAnswer))) ms; \(t.answersShown) answers shown while typing")
         }
     }
 }

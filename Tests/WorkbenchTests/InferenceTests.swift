@@ -48,11 +48,29 @@ final class InferenceTests: XCTestCase {
             delivered.append(request.id)
             if request.id == 20 { done.fulfill() }
             XCTAssertEqual(analysis.text, request.text)
+            XCTAssertNil(analysis.error, "a run cancelled by a newer request is never delivered")
         }
         for id in 1...20 { scheduler.submit(InferenceRequest(id: id, model: 0, text: "text \(id) <mask>", topK: 2)) }
         wait(for: [done], timeout: 10)
         XCTAssertEqual(delivered.ids.last, 20)
         XCTAssertLessThan(delivered.ids.count, 20, "requests that waited behind a newer one are dropped")
+    }
+}
+
+extension InferenceTests {
+    func testCancelledRunStopsBeforeItsLayersAndSaysSo() throws {
+        let model = try Self.model.get()
+        let cancellation = Cancellation()
+        XCTAssertNil(model.analyse("Paris is the <mask> of France.", topK: 2, cancellation: cancellation).error)
+        cancellation.cancel()
+        let ids = try model.inputIDs(for: "Paris is the <mask> of France.")
+        XCTAssertThrowsError(try model.fillMask(ids: ids, cancellation: cancellation)) { error in
+            XCTAssertEqual(error as? InferenceError, .cancelled)
+        }
+        let analysis = model.analyse("Paris is the <mask> of France.", topK: 2, cancellation: cancellation)
+        XCTAssertTrue(analysis.masks.isEmpty)
+        XCTAssertEqual(analysis.tokens.count, 9, "the tokens are still there")
+        XCTAssertTrue(analysis.error?.contains("cancelled") ?? false, analysis.error ?? "")
     }
 }
 
