@@ -43,10 +43,12 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "RoBERTa"], exclude: ["FakeHub"]),
-        .testTarget(name: "CLITests", dependencies: ["maskscope"]),
+        // Shared by the tests that run the built binary.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CLITests", dependencies: ["maskscope", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "RoBERTa", "Tokenizer"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "Workbench", "RoBERTa", "Tokenizer"],
                     exclude: ["__Snapshots__"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["maskscope"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["maskscope", "TestSupport"]),
     ]
 )

@@ -7,20 +7,20 @@ public struct CatalogModel: Equatable, Sendable {
     public var directory: String?
     public var layers: Int?
     public var hiddenSize: Int?
-    /// Bytes on disk, or the download size when not present.
-    public var sizeBytes: Int64?
+    /// Bytes on disk, or the download size when not present, as `maskscope models` writes them ("499 MB").
+    public var size: String?
     /// The command that fetches it, for models not on disk.
     public var pullCommand: String?
     /// Why it cannot be loaded although it is on disk (not a RoBERTa, files missing); nil when it can.
     public var problem: String?
 
-    public init(name: String, directory: String?, layers: Int? = nil, hiddenSize: Int? = nil, sizeBytes: Int64? = nil,
+    public init(name: String, directory: String?, layers: Int? = nil, hiddenSize: Int? = nil, size: String? = nil,
                 pullCommand: String? = nil, problem: String? = nil) {
         self.name = name
         self.directory = directory
         self.layers = layers
         self.hiddenSize = hiddenSize
-        self.sizeBytes = sizeBytes
+        self.size = size
         self.pullCommand = pullCommand
         self.problem = problem
     }

@@ -184,7 +184,7 @@ struct WorkbenchCommand: ParsableCommand {
                 problem = entry.notes.isEmpty ? "not a RoBERTa model MaskScope can load" : entry.notes.joined(separator: "; ")
             }
             return CatalogModel(name: entry.name, directory: entry.present ? entry.directory?.standardizedFileURL.path : nil,
-                                layers: entry.layers, hiddenSize: entry.hiddenSize, sizeBytes: entry.sizeBytes,
+                                layers: entry.layers, hiddenSize: entry.hiddenSize, size: entry.sizeBytes.map(formatBytes),
                                 pullCommand: entry.present ? nil : (entry.pullCommand ?? "maskscope pull \(entry.name)"), problem: problem)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import maskscope
 
@@ -8,16 +9,7 @@ final class CLITests: XCTestCase {
     static let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny").path
 
     /// The maskscope binary next to this test bundle.
-    static var binary: URL {
-        var dir = Bundle(for: CLITests.self).bundleURL
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("maskscope")
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return repoRoot.appendingPathComponent(".build/debug/maskscope")
-    }
+    static var binary: URL { TestBinary.maskscope(near: Bundle(for: CLITests.self), repoRoot: repoRoot) }
 
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 

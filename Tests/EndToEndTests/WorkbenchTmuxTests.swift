@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Drives the real `maskscope` binary in a tmux pane, as a user at an 80x24 terminal would.
@@ -7,16 +8,7 @@ final class WorkbenchTmuxTests: XCTestCase {
     static let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny").path
 
     /// The maskscope binary next to this test bundle.
-    static var binary: URL {
-        var dir = Bundle(for: WorkbenchTmuxTests.self).bundleURL
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("maskscope")
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return repoRoot.appendingPathComponent(".build/debug/maskscope")
-    }
+    static var binary: URL { TestBinary.maskscope(near: Bundle(for: WorkbenchTmuxTests.self), repoRoot: repoRoot) }
 
     static var tmuxPath: String? {
         let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)

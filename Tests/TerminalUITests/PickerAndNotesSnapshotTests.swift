@@ -12,12 +12,12 @@ final class PickerAndNotesSnapshotTests: XCTestCase {
 
     static let catalog = [
         CatalogModel(name: "roberta-base", directory: "/hub/models--FacebookAI--roberta-base/snapshots/abc", layers: 12, hiddenSize: 768,
-                     sizeBytes: 498_818_054),
+                     size: "499 MB"),
         CatalogModel(name: "bert-base-uncased", directory: "/hub/models--bert-base-uncased/snapshots/def", layers: 12, hiddenSize: 768,
-                     sizeBytes: 440_473_133, problem: "model_type bert: MaskScope runs RoBERTa models only"),
-        CatalogModel(name: "roberta-large", directory: nil, layers: 24, hiddenSize: 1024, sizeBytes: 1_421_700_479,
+                     size: "440 MB", problem: "model_type bert: MaskScope runs RoBERTa models only"),
+        CatalogModel(name: "roberta-large", directory: nil, layers: 24, hiddenSize: 1024, size: "1.42 GB",
                      pullCommand: "maskscope pull roberta-large"),
-        CatalogModel(name: "distilroberta-base", directory: nil, layers: 6, hiddenSize: 768, sizeBytes: 331_070_498,
+        CatalogModel(name: "distilroberta-base", directory: nil, layers: 6, hiddenSize: 768, size: "331 MB",
                      pullCommand: "maskscope pull distilroberta-base"),
     ]
 

@@ -6,11 +6,11 @@ final class NotesAndPickerTests: XCTestCase, KeyDriving {
     let tiny = ModelInfo(name: "tiny", path: "tiny", layers: 2, heads: 4, maxTokens: 512, directory: "/m/tiny")
     let other = ModelInfo(name: "other", path: "other", layers: 3, heads: 4, maxTokens: 512, directory: "/m/other")
     let catalog = [
-        CatalogModel(name: "roberta-base", directory: "/hub/roberta-base/snap", layers: 12, hiddenSize: 768, sizeBytes: 498_818_054),
-        CatalogModel(name: "tiny", directory: "/m/tiny", layers: 2, hiddenSize: 32, sizeBytes: 300_000),
-        CatalogModel(name: "bert-base-uncased", directory: "/hub/bert/snap", layers: 12, hiddenSize: 768, sizeBytes: 1,
+        CatalogModel(name: "roberta-base", directory: "/hub/roberta-base/snap", layers: 12, hiddenSize: 768, size: "499 MB"),
+        CatalogModel(name: "tiny", directory: "/m/tiny", layers: 2, hiddenSize: 32, size: "300 KB"),
+        CatalogModel(name: "bert-base-uncased", directory: "/hub/bert/snap", layers: 12, hiddenSize: 768, size: "1 B",
                      problem: "model_type bert: MaskScope runs RoBERTa models only"),
-        CatalogModel(name: "roberta-large", directory: nil, layers: 24, hiddenSize: 1024, sizeBytes: 1_421_700_479,
+        CatalogModel(name: "roberta-large", directory: nil, layers: 24, hiddenSize: 1024, size: "1.42 GB",
                      pullCommand: "maskscope pull roberta-large"),
     ]
 

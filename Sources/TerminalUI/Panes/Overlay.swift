@@ -96,7 +96,7 @@ public enum ModelPicker {
             if let entry {
                 if let l = entry.layers { layers = String(l) }
                 if let h = entry.hiddenSize { hidden = String(h) }
-                if let s = entry.sizeBytes { size = formatSize(s) }
+                if let s = entry.size { size = s }
             }
             let line = marker + " " + padded(truncated(names[i], nameWidth), nameWidth) + "  " + rightAligned(layers, 6) + "  "
                 + rightAligned(hidden, 6) + "  " + rightAligned(size, 8) + "  " + status
@@ -187,27 +187,4 @@ public enum ModelPicker {
         return out + "…"
     }
 
-    /// "498.8 MB", "1.42 GB": decimal units, as the hub and `maskscope models` show sizes.
-    static func formatSize(_ bytes: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1000, unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        if unit == 0 { return "\(bytes) B" }
-        let digits = value >= 100 ? 0 : (value >= 10 ? 1 : 2)
-        return formatFixed(value, digits) + " " + units[unit]
-    }
-
-    static func formatFixed(_ value: Double, _ digits: Int) -> String {
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let n = Int((value * scale).rounded())
-        guard digits > 0 else { return String(n) }
-        let whole = n / Int(scale), frac = n % Int(scale)
-        let f = String(frac)
-        return "\(whole)." + String(repeating: "0", count: digits - f.count) + f
-    }
 }
