@@ -28,7 +28,11 @@ public enum Screen {
             _ = PaneTitle.wrap(banner, style: theme.selected, in: Rect(x: 1, y: top.y, width: width - 2, height: rows), into: &buffer)
             main = rest
         }
-        StatusLine.render(state, theme: theme, in: status, into: &buffer)
+        // A notice too long for the status row takes rows above it rather than being cut.
+        let overflow = min(StatusLine.overflowRows(state, width: width), max(0, main.height - 8))
+        let (rest, above) = main.splitTop(main.height - overflow)
+        main = rest
+        StatusLine.render(state, theme: theme, in: status, above: above, into: &buffer)
         let large = isLarge(width: width, height: height)
         let (editor, panes) = main.splitTop(large ? 4 : 3)
         EditorPane.render(state, theme: theme, in: editor, into: &buffer)

@@ -101,7 +101,13 @@ final class ScreenSnapshotTests: XCTestCase {
         state.results[0]?.error = "no <mask> yet: type <mask> (or press Ctrl-O) where the model should fill in a word"
         let lines = screen(state)
         XCTAssertTrue(lines[1].contains("no mask here"))
-        XCTAssertTrue(lines[23].contains("no <mask> yet"))
+        // Too long for the status row at 80 columns: shown whole, word-wrapped, in the rows above it.
+        let message = "no <mask> yet: type <mask> (or press Ctrl-O) where the model should fill in a word"
+        let above = lines[20...22].map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+        XCTAssertTrue(above.contains(message), lines.joined(separator: "\n"))
+        XCTAssertTrue(lines[23].contains("│ ↑"), lines[23])
+        // Where it fits, it stays on the status row.
+        XCTAssertTrue(screen(state, 160, 40)[39].contains(message))
     }
 
     func testCandidatesPaneAlone() throws {
@@ -120,5 +126,35 @@ final class ScreenSnapshotTests: XCTestCase {
                 XCTAssertTrue(buffer.lines.allSatisfy { columnWidth($0) <= w })
             }
         }
+    }
+}
+
+final class EditorLayoutTests: XCTestCase {
+    func places(_ text: String, width: Int) -> [(row: Int, column: Int)] {
+        EditorPane.layout(Array(text.unicodeScalars), width: width)
+    }
+
+    /// Rows of the text as laid out, trailing spaces dropped.
+    func rows(_ text: String, width: Int) -> [String] {
+        let scalars = Array(text.unicodeScalars), p = places(text, width: width)
+        var rows = [String](repeating: "", count: (p.last?.row ?? 0) + 1)
+        for (i, s) in scalars.enumerated() { rows[p[i].row].unicodeScalars.append(s) }
+        return rows.map { String($0.reversed().drop(while: { $0 == " " }).reversed()) }
+    }
+
+    func testWrapsAtWordsNotInsideThem() {
+        XCTAssertEqual(rows("the old <mask> walked along the river", width: 16), ["the old <mask>", "walked along the", "river"])
+    }
+
+    func testAWordWiderThanTheRowIsBrokenBetweenCharacters() {
+        XCTAssertEqual(rows("a supercalifragilistic word", width: 8), ["a", "supercal", "ifragili", "stic", "word"])
+    }
+
+    func testCursorAfterTheLastCharacterAndAfterAHangingSpace() {
+        XCTAssertEqual(places("abcd", width: 4).last?.row, 1, "a full row sends the end to the next row")
+        let p = places("abc def", width: 4)
+        XCTAssertEqual(p[3].row, 0, "the space hangs at the end of the first row")
+        XCTAssertEqual(p[4].row, 1)
+        XCTAssertEqual(p[4].column, 0)
     }
 }

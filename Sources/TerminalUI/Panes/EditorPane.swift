@@ -17,24 +17,8 @@ public enum EditorPane {
         buffer.put("›", x: rect.x, y: body.y, style: focused ? theme.accented : theme.dimmed)
 
         let scalars = state.editor.scalars
-        // Where each scalar (and the end) goes: (row, column) with character wrapping.
-        var places: [(row: Int, column: Int)] = []
-        places.reserveCapacity(scalars.count + 1)
-        var row = 0, column = 0
-        for scalar in scalars {
-            let w = columnWidth(scalar)
-            if w > 0, column + w > body.width {
-                row += 1
-                column = 0
-            }
-            places.append((row, column))
-            column += w
-        }
-        if column >= body.width {
-            row += 1
-            column = 0
-        }
-        places.append((row, column))
+        let places = layout(scalars, width: body.width)
+        let row = places.last?.row ?? 0
         let cursorRow = places[state.editor.cursor].row
         let firstRow = max(0, cursorRow - body.height + 1)
         if !state.notes.isEmpty {
@@ -50,7 +34,7 @@ public enum EditorPane {
         for (i, scalar) in scalars.enumerated() {
             let place = places[i]
             let y = body.y + place.row - firstRow
-            guard y >= body.y, y < body.maxY else { continue }
+            guard y >= body.y, y < body.maxY, place.column < body.width else { continue }
             if columnWidth(scalar) == 0 {
                 let x = body.x + max(0, place.column - 1)
                 buffer[x, y].text.unicodeScalars.append(scalar)
@@ -67,9 +51,53 @@ public enum EditorPane {
         }
         if focused, !state.showHelp, state.pickerSelection == nil, state.notesEditor == nil {
             let place = places[state.editor.cursor]
-            buffer.cursor = (body.x + place.column, body.y + place.row - firstRow)
+            buffer.cursor = (body.x + min(place.column, body.width - 1), body.y + place.row - firstRow)
         }
         if firstRow > 0 { buffer.put("↑", x: rect.x, y: body.y, style: theme.dimmed) }
+    }
+
+    /// Where each scalar (and the end, for the cursor) goes: (row, column), wrapped at word boundaries
+    /// like an editor: a word that does not fit on the rest of a row starts the next one, spaces stay at the
+    /// end of the row they follow, and a word wider than a whole row starts a row and is broken between characters.
+    static func layout(_ scalars: [Unicode.Scalar], width: Int) -> [(row: Int, column: Int)] {
+        var places: [(row: Int, column: Int)] = []
+        places.reserveCapacity(scalars.count + 1)
+        var row = 0, column = 0
+        var i = 0
+        while i < scalars.count {
+            if scalars[i].properties.isWhitespace {
+                // A space that would overflow hangs past the row's end (not drawn) instead of starting a row.
+                places.append((row, column))
+                column += columnWidth(scalars[i])
+                i += 1
+                continue
+            }
+            var end = i, wordWidth = 0
+            while end < scalars.count, !scalars[end].properties.isWhitespace {
+                wordWidth += columnWidth(scalars[end])
+                end += 1
+            }
+            if column > 0, column + wordWidth > width {
+                row += 1
+                column = 0
+            }
+            for scalar in scalars[i..<end] {
+                let w = columnWidth(scalar)
+                if w > 0, column + w > width {
+                    row += 1
+                    column = 0
+                }
+                places.append((row, column))
+                column += w
+            }
+            i = end
+        }
+        if column >= width {
+            row += 1
+            column = 0
+        }
+        places.append((row, column))
+        return places
     }
 
     /// A style per scalar: masks accented, the span that matches the focused pane's selection highlighted.
