@@ -1,5 +1,6 @@
 #include "ckernels.h"
 #include <math.h>
+#include <stdint.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -9,14 +10,14 @@
 int ms_kernels_available(void) {
 #ifdef MS_X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #else
     return 0;
 #endif
 }
 
 #ifdef MS_X86
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 
 /* [a, b, c, d] -> one vector of their four horizontal sums. */
@@ -27,15 +28,30 @@ AVX2 static inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
+/* Weights come as float32, or as bfloat16 or float16 widened to float32 as they are loaded into registers
+ * (exactly: every bfloat16 and float16 value is a float32 value), so a 16-bit checkpoint computes the same
+ * sums as its float32 widening while streaming half the bytes. W8 loads eight weights as floats, W1 one. */
+#define W8_f32(p) _mm256_loadu_ps(p)
+#define W1_f32(p) (*(p))
+#define W8_bf16(p) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#define W1_bf16(p) bf16_to_float(*(p))
+#define W8_f16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define W1_f16(p) _cvtsh_ss(*(p))
+
+static inline float bf16_to_float(uint16_t h) {
+    union { uint32_t u; float f; } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
 /* Four weight rows against ROWS (1..3) input rows. The ROWS input vectors stay in registers while the four
  * weight rows stream past them: 4*ROWS accumulators + ROWS inputs + 1 weight <= 16 ymm registers, so
  * nothing spills, and each loop step does 12 FMAs for 7 loads. `pf` walks over memory to prefetch (the
  * next weight block) until `pf_end`. (Measured alternatives: one weight row against up to 12 input rows
  * reads the inputs from L2 and is 1.5-3x slower; chunking 64 weight rows for L2 is slower for 9 rows.) */
-#define TILE(ROWS)                                                                                   \
-    AVX2 static void tile4x##ROWS(const float *x, int k, const float *w, const float *bias, int o,   \
+#define TILE(ROWS, T, WT)                                                                            \
+    AVX2 static void tile4x##ROWS##_##T(const float *x, int k, const WT *w, const float *bias, int o, \
                                   float *y, int ldy, const char **pf, const char *pf_end, int pf_step) { \
-        const float *w0 = w, *w1 = w + k, *w2 = w + 2 * (size_t)k, *w3 = w + 3 * (size_t)k;         \
+        const WT *w0 = w, *w1 = w + k, *w2 = w + 2 * (size_t)k, *w3 = w + 3 * (size_t)k;             \
         __m256 acc[ROWS][4];                                                                         \
         for (int r = 0; r < ROWS; r++)                                                               \
             for (int j = 0; j < 4; j++) acc[r][j] = _mm256_setzero_ps();                             \
@@ -47,13 +63,13 @@ AVX2 static inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
             }                                                                                        \
             __m256 v[ROWS];                                                                          \
             for (int r = 0; r < ROWS; r++) v[r] = _mm256_loadu_ps(x + (size_t)r * k + i);            \
-            __m256 a = _mm256_loadu_ps(w0 + i);                                                      \
+            __m256 a = W8_##T(w0 + i);                                                               \
             for (int r = 0; r < ROWS; r++) acc[r][0] = _mm256_fmadd_ps(a, v[r], acc[r][0]);          \
-            a = _mm256_loadu_ps(w1 + i);                                                             \
+            a = W8_##T(w1 + i);                                                                      \
             for (int r = 0; r < ROWS; r++) acc[r][1] = _mm256_fmadd_ps(a, v[r], acc[r][1]);          \
-            a = _mm256_loadu_ps(w2 + i);                                                             \
+            a = W8_##T(w2 + i);                                                                      \
             for (int r = 0; r < ROWS; r++) acc[r][2] = _mm256_fmadd_ps(a, v[r], acc[r][2]);          \
-            a = _mm256_loadu_ps(w3 + i);                                                             \
+            a = W8_##T(w3 + i);                                                                      \
             for (int r = 0; r < ROWS; r++) acc[r][3] = _mm256_fmadd_ps(a, v[r], acc[r][3]);          \
         }                                                                                            \
         for (int r = 0; r < ROWS; r++) {                                                             \
@@ -61,16 +77,13 @@ AVX2 static inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
             _mm_storeu_ps(out, hsum4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));                   \
             const float *xr = x + (size_t)r * k;                                                     \
             for (int t = i; t < k; t++) {                                                            \
-                out[0] += w0[t] * xr[t]; out[1] += w1[t] * xr[t];                                    \
-                out[2] += w2[t] * xr[t]; out[3] += w3[t] * xr[t];                                    \
+                out[0] += W1_##T(w0 + t) * xr[t]; out[1] += W1_##T(w1 + t) * xr[t];                  \
+                out[2] += W1_##T(w2 + t) * xr[t]; out[3] += W1_##T(w3 + t) * xr[t];                  \
             }                                                                                        \
             float *yr = y + (size_t)r * ldy + o;                                                     \
             for (int j = 0; j < 4; j++) yr[j] = out[j] + (bias ? bias[o + j] : 0.0f);                \
         }                                                                                            \
     }
-TILE(1)
-TILE(2)
-TILE(3)
 
 /* Sum of the eight lanes. */
 AVX2 static inline float hsum8(__m256 v) {
@@ -81,45 +94,56 @@ AVX2 static inline float hsum8(__m256 v) {
 }
 
 /* One weight row against every input row (the last out % 4 outputs). */
-AVX2 static void single_row(const float *x, int n, int k, const float *wrow, float b, int o, float *y, int ldy) {
-    for (int r = 0; r < n; r++) {
-        const float *xr = x + (size_t)r * k;
-        __m256 acc = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 8 <= k; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(wrow + i), _mm256_loadu_ps(xr + i), acc);
-        float sum = hsum8(acc);
-        for (; i < k; i++) sum += wrow[i] * xr[i];
-        y[(size_t)r * ldy + o] = sum + b;
+#define SINGLE_ROW(T, WT)                                                                            \
+    AVX2 static void single_row_##T(const float *x, int n, int k, const WT *wrow, float b, int o, float *y, int ldy) { \
+        for (int r = 0; r < n; r++) {                                                                \
+            const float *xr = x + (size_t)r * k;                                                     \
+            __m256 acc = _mm256_setzero_ps();                                                        \
+            int i = 0;                                                                               \
+            for (; i + 8 <= k; i += 8) acc = _mm256_fmadd_ps(W8_##T(wrow + i), _mm256_loadu_ps(xr + i), acc); \
+            float sum = hsum8(acc);                                                                  \
+            for (; i < k; i++) sum += W1_##T(wrow + i) * xr[i];                                      \
+            y[(size_t)r * ldy + o] = sum + b;                                                        \
+        }                                                                                            \
     }
-}
 
-AVX2 static void linear_avx2(const float *x, int n, int k, const float *w, const float *bias,
-                             int o_begin, int o_end, float *y, int ldy) {
-    int o = o_begin;
-    for (; o + 4 <= o_end; o += 4) {
-        const float *wo = w + (size_t)o * k;
-        /* The first group of input rows runs over these four weight rows while they arrive from memory;
-         * the later groups find them in L1 and leave the memory bus idle, so they prefetch the next four
-         * rows, spread evenly over their steps. Measured (roberta-large shape, 9 rows, 2 threads): the
-         * products take ~59 ms instead of 65-77 ms with prefetching during the first pass or ~61-66 ms
-         * with none; distilroberta-base 8.7 ms instead of 11.6-12.7 ms. */
-        const char *next = (const char *)(o + 8 <= o_end ? wo + 4 * (size_t)k : wo);
-        const char *next_end = next + 16 * (size_t)k;
-        int later = (n + 2) / 3 - 1;                       /* groups after the first */
-        int steps = later * (k / 8);                        /* their vector steps */
-        int pf_step = steps > 0 ? (int)((16 * (size_t)k / (size_t)steps + 63) / 64 * 64) : 64;
-        const char *pf = next, *pf_end = next;              /* nothing to prefetch in the first group */
-        int r = 0;
-        for (int g = 0; r + 3 <= n; r += 3, g++) {
-            if (g == 1) pf_end = next_end;
-            tile4x3(x + (size_t)r * k, k, wo, bias, o, y + (size_t)r * ldy, ldy, &pf, pf_end, pf_step);
-        }
-        if (r >= 3) pf_end = next_end;
-        if (n - r == 2) tile4x2(x + (size_t)r * k, k, wo, bias, o, y + (size_t)r * ldy, ldy, &pf, pf_end, pf_step);
-        else if (n - r == 1) tile4x1(x + (size_t)r * k, k, wo, bias, o, y + (size_t)r * ldy, ldy, &pf, pf_end, pf_step);
+#define LINEAR(T, WT)                                                                                \
+    TILE(1, T, WT)                                                                                   \
+    TILE(2, T, WT)                                                                                   \
+    TILE(3, T, WT)                                                                                   \
+    SINGLE_ROW(T, WT)                                                                                \
+    AVX2 static void linear_##T(const float *x, int n, int k, const WT *w, const float *bias,        \
+                                int o_begin, int o_end, float *y, int ldy) {                         \
+        int o = o_begin;                                                                             \
+        for (; o + 4 <= o_end; o += 4) {                                                             \
+            const WT *wo = w + (size_t)o * k;                                                        \
+            /* The first group of input rows runs over these four weight rows while they arrive from \
+             * memory; the later groups find them in L1 and leave the memory bus idle, so they prefetch \
+             * the next four rows, spread evenly over their steps. Measured (roberta-large shape, 9    \
+             * rows, 2 threads): the products take ~59 ms instead of 65-77 ms with prefetching during  \
+             * the first pass or ~61-66 ms with none; distilroberta-base 8.7 ms instead of 11.6-12.7. */ \
+            size_t block = 4 * (size_t)k * sizeof(WT);                                               \
+            const char *next = (const char *)(o + 8 <= o_end ? wo + 4 * (size_t)k : wo);             \
+            const char *next_end = next + block;                                                     \
+            int later = (n + 2) / 3 - 1;                       /* groups after the first */          \
+            int steps = later * (k / 8);                        /* their vector steps */             \
+            int pf_step = steps > 0 ? (int)((block / (size_t)steps + 63) / 64 * 64) : 64;            \
+            const char *pf = next, *pf_end = next;              /* nothing to prefetch in the first group */ \
+            int r = 0;                                                                               \
+            for (int g = 0; r + 3 <= n; r += 3, g++) {                                               \
+                if (g == 1) pf_end = next_end;                                                       \
+                tile4x3_##T(x + (size_t)r * k, k, wo, bias, o, y + (size_t)r * ldy, ldy, &pf, pf_end, pf_step); \
+            }                                                                                        \
+            if (r >= 3) pf_end = next_end;                                                           \
+            if (n - r == 2) tile4x2_##T(x + (size_t)r * k, k, wo, bias, o, y + (size_t)r * ldy, ldy, &pf, pf_end, pf_step); \
+            else if (n - r == 1) tile4x1_##T(x + (size_t)r * k, k, wo, bias, o, y + (size_t)r * ldy, ldy, &pf, pf_end, pf_step); \
+        }                                                                                            \
+        for (; o < o_end; o++) single_row_##T(x, n, k, w + (size_t)o * k, bias ? bias[o] : 0.0f, o, y, ldy); \
     }
-    for (; o < o_end; o++) single_row(x, n, k, w + (size_t)o * k, bias ? bias[o] : 0.0f, o, y, ldy);
-}
+
+LINEAR(f32, float)
+LINEAR(bf16, uint16_t)
+LINEAR(f16, uint16_t)
 
 /* e^x for x <= 0 (here x = -t*t): range reduction to r in [-ln2/2, ln2/2], then a degree-6 polynomial
  * (Cephes' expf coefficients, relative error ~1e-7). */
@@ -265,10 +289,24 @@ void ms_attention_head(const float *q, const float *k, const float *v, int n, in
 #endif
 }
 
+void ms_linear(const float *x, int n, int k, const void *w, int wtype, const float *bias,
+               int o_begin, int o_end, float *y, int ldy) {
+#ifdef MS_X86
+    switch (wtype) {
+    case MS_BF16: linear_bf16(x, n, k, w, bias, o_begin, o_end, y, ldy); return;
+    case MS_F16: linear_f16(x, n, k, w, bias, o_begin, o_end, y, ldy); return;
+    default: linear_f32(x, n, k, w, bias, o_begin, o_end, y, ldy); return;
+    }
+#else
+    (void)wtype; /* 16-bit weights are only kept where the kernels run */
+    ms_linear_nt(x, n, k, w, bias, o_begin, o_end, y, ldy);
+#endif
+}
+
 void ms_linear_nt(const float *x, int n, int k, const float *w, const float *bias,
                   int o_begin, int o_end, float *y, int ldy) {
 #ifdef MS_X86
-    linear_avx2(x, n, k, w, bias, o_begin, o_end, y, ldy);
+    linear_f32(x, n, k, w, bias, o_begin, o_end, y, ldy);
 #else
     for (int r = 0; r < n; r++)
         for (int o = o_begin; o < o_end; o++) {

@@ -134,18 +134,19 @@ static void pool_run(struct ms_pool *p, int tasks, void (*run)(const void *, int
 }
 
 typedef struct {
-    const float *x, *w, *bias;
+    const float *x, *bias;
+    const void *w;
     float *y;
-    int n, k, out, ldy, rows; /* rows: weight rows a piece, a multiple of 4 */
+    int n, k, wtype, out, ldy, rows; /* rows: weight rows a piece, a multiple of 4 */
 } linear_job;
 
 static void linear_piece(const void *raw, int piece) {
     const linear_job *j = raw;
     int begin = piece * j->rows, end = begin + j->rows < j->out ? begin + j->rows : j->out;
-    ms_linear_nt(j->x, j->n, j->k, j->w, j->bias, begin, end, j->y, j->ldy);
+    ms_linear(j->x, j->n, j->k, j->w, j->wtype, j->bias, begin, end, j->y, j->ldy);
 }
 
-void ms_pool_linear(ms_pool *p, const float *x, int n, int k, const float *w, const float *bias,
+void ms_pool_linear(ms_pool *p, const float *x, int n, int k, const void *w, int wtype, const float *bias,
                     int out, float *y, int ldy) {
     int threads = p ? p->threads : 1;
     /* About four pieces a thread: small enough to even out a slowed core, large enough (>= 64 rows,
@@ -153,10 +154,10 @@ void ms_pool_linear(ms_pool *p, const float *x, int n, int k, const float *w, co
     int rows = (out / (threads * 4) + 3) / 4 * 4;
     if (rows < 64) rows = 64;
     if (threads <= 1 || out <= rows) {
-        ms_linear_nt(x, n, k, w, bias, 0, out, y, ldy);
+        ms_linear(x, n, k, w, wtype, bias, 0, out, y, ldy);
         return;
     }
-    linear_job job = {x, w, bias, y, n, k, out, ldy, rows};
+    linear_job job = {x, bias, w, y, n, k, wtype, out, ldy, rows};
     pool_run(p, (out + rows - 1) / rows, linear_piece, &job);
 }
 

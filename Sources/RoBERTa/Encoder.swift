@@ -165,10 +165,10 @@ extension RobertaWeights {
             let tp = tb.baseAddress!, dp = db.baseAddress!, lp = lb.baseAddress!
             for (i, row) in rows.enumerated() { (tp + i * h).update(from: hb.baseAddress! + row * h, count: h) }
             // dense -> exact GELU (the LM head always uses erf GELU) -> LayerNorm -> decoder + bias
-            linear(tp, rows: m, inFeatures: h, weight: lmDense, bias: lmDenseBias, outFeatures: h, into: dp, compute: compute)
+            linear(tp, rows: m, inFeatures: h, weight: LinearWeight(lmDense), bias: lmDenseBias, outFeatures: h, into: dp, compute: compute)
             activate(dp, count: m * h, .gelu, compute: compute)
             addLayerNorm(dp, residual: nil, rows: m, width: h, weight: lmNormWeight, bias: lmNormBias, eps: config.layerNormEps)
-            linear(dp, rows: m, inFeatures: h, weight: decoder, bias: decoderBias, outFeatures: vocab, into: lp, compute: compute)
+            linear(dp, rows: m, inFeatures: h, weight: LinearWeight(decoder), bias: decoderBias, outFeatures: vocab, into: lp, compute: compute)
         }}}}
         return logits
     }

@@ -29,6 +29,17 @@ public final class RobertaModel: @unchecked Sendable {
         self.compute = compute
     }
 
+    /// How the encoder's weight matrices are kept in memory for the products.
+    public enum Precision: String, Sendable, CaseIterable {
+        /// As the checkpoint stores them: float32 stays float32; bfloat16 and float16 stay 16-bit, widened
+        /// exactly by the kernels as they load them, so the answers are those of the float32 widening (what
+        /// transformers computes after loading the checkpoint as float32) with half the bytes to stream.
+        case auto
+        /// Every weight widened to float32 at load (the same answers, twice the memory for a 16-bit checkpoint).
+        /// Rounding a float32 checkpoint to 16 bits was measured and is not offered: see ARCHITECTURE.md.
+        case float32 = "fp32"
+    }
+
     /// Which code runs the weight products.
     public enum Kernels: String, Sendable {
         /// The AVX2/FMA kernels when the CPU has them, else OpenBLAS.
@@ -42,7 +53,9 @@ public final class RobertaModel: @unchecked Sendable {
     /// - Parameters:
     ///   - threads: threads per weight product (default: one per core).
     ///   - kernels: `.auto` (default; the environment variable MASKSCOPE_KERNELS=openblas forces OpenBLAS).
-    public static func load(directory: URL, threads: Int? = nil, kernels: Kernels = .auto) throws -> RobertaModel {
+    ///   - precision: how the encoder's weight matrices are kept; without the AVX2 kernels always float32.
+    public static func load(directory: URL, threads: Int? = nil, kernels: Kernels = .auto,
+                            precision: Precision = .auto) throws -> RobertaModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
             throw ModelLoadError.missingFile(directory.path)
@@ -50,9 +63,9 @@ public final class RobertaModel: @unchecked Sendable {
         guard isDirectory.boolValue else { throw ModelLoadError.notADirectory(directory.path) }
         let config = try RobertaConfig.load(from: directory.appendingPathComponent("config.json"))
         let tokenizer = try BPETokenizer.load(directory: directory)
-        let weights = try RobertaWeights(directory: directory, config: config)
         let forced = ProcessInfo.processInfo.environment["MASKSCOPE_KERNELS"].flatMap(Kernels.init(rawValue:))
         let useKernels = (forced ?? kernels) == .auto && Compute.kernelsAvailable
+        let weights = try RobertaWeights(directory: directory, config: config, precision: precision, sixteenBit: useKernels)
         let compute = Compute(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, useKernels: useKernels)
         // With our kernels OpenBLAS only runs the small per-head attention products: one thread, so that no
         // spinning OpenBLAS worker steals the core our own threads need.

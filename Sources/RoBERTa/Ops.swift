@@ -68,21 +68,26 @@ final class WorkerPool: @unchecked Sendable {
 /// y[n, out] = x[n, in] · W[out, in]^T + b[out]   (nn.Linear; W is [out, in] row-major)
 @inline(__always)
 func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
-            weight: FloatTensor, bias: FloatTensor, outFeatures: Int, into y: UnsafeMutablePointer<Float>,
+            weight: LinearWeight, bias: FloatTensor, outFeatures: Int, into y: UnsafeMutablePointer<Float>,
             compute: Compute) {
     if compute.useKernels {
         // The threads take blocks of weight rows in turn; each block's rows are streamed once.
-        ms_pool_linear(compute.pool?.pointer, x, Int32(n), Int32(inFeatures), weight.pointer, bias.pointer,
+        let type: Int32 = switch weight.storage {
+        case .f32: Int32(MS_F32)
+        case .bf16: Int32(MS_BF16)
+        case .f16: Int32(MS_F16)
+        }
+        ms_pool_linear(compute.pool?.pointer, x, Int32(n), Int32(inFeatures), weight.raw, type, bias.pointer,
                        Int32(outFeatures), y, Int32(outFeatures))
         return
     }
     for r in 0..<n { (y + r * outFeatures).update(from: bias.pointer, count: outFeatures) }
     if n == 1 {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures),
-                    1, weight.pointer, Int32(inFeatures), x, 1, 1, y, 1)
+                    1, weight.floats, Int32(inFeatures), x, 1, 1, y, 1)
     } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(outFeatures), Int32(inFeatures),
-                    1, x, Int32(inFeatures), weight.pointer, Int32(inFeatures), 1, y, Int32(outFeatures))
+                    1, x, Int32(inFeatures), weight.floats, Int32(inFeatures), 1, y, Int32(outFeatures))
     }
 }
 

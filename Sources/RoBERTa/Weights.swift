@@ -7,11 +7,41 @@ struct FloatTensor: @unchecked Sendable {
     let pointer: UnsafePointer<Float>
 }
 
+/// An nn.Linear weight [out, in] as the kernels read it: float32, or bfloat16/float16 bits that the kernels
+/// widen to float32 as they load them (exactly), so 16-bit weights stream half the bytes.
+struct LinearWeight: @unchecked Sendable {
+    enum Storage: String { case f32 = "F32", bf16 = "BF16", f16 = "F16" }
+    let name: String
+    let shape: [Int]
+    let raw: UnsafeRawPointer
+    let storage: Storage
+
+    init(name: String, shape: [Int], raw: UnsafeRawPointer, storage: Storage) {
+        self.name = name
+        self.shape = shape
+        self.raw = raw
+        self.storage = storage
+    }
+
+    /// A float32 tensor used as a weight matrix.
+    init(_ tensor: FloatTensor) {
+        self.init(name: tensor.name, shape: tensor.shape, raw: UnsafeRawPointer(tensor.pointer), storage: .f32)
+    }
+
+    /// The float32 values; only float32 weights have them (16-bit ones exist only where the kernels run).
+    var floats: UnsafePointer<Float> {
+        precondition(storage == .f32, "\(name) is kept as \(storage.rawValue); only the kernels read it")
+        return raw.assumingMemoryBound(to: Float.self)
+    }
+}
+
 /// The weights of one encoder layer, named after their checkpoint tensors.
 struct LayerWeights: Sendable {
-    let query, queryBias, key, keyBias, value, valueBias: FloatTensor
-    let attentionOutput, attentionOutputBias, attentionNormWeight, attentionNormBias: FloatTensor
-    let intermediate, intermediateBias, output, outputBias, outputNormWeight, outputNormBias: FloatTensor
+    let query: LinearWeight, queryBias: FloatTensor, key: LinearWeight, keyBias: FloatTensor
+    let value: LinearWeight, valueBias: FloatTensor
+    let attentionOutput: LinearWeight, attentionOutputBias, attentionNormWeight, attentionNormBias: FloatTensor
+    let intermediate: LinearWeight, intermediateBias: FloatTensor
+    let output: LinearWeight, outputBias, outputNormWeight, outputNormBias: FloatTensor
 }
 
 /// How the checkpoint's bytes reached float32.
@@ -22,8 +52,10 @@ public struct WeightsSummary: Sendable, Equatable {
     public var dtypes: [String]
     /// Bytes used in place from the memory map.
     public var mappedBytes: Int
-    /// Bytes converted or copied (F16/BF16 to F32, or a misaligned F32 tensor).
+    /// Bytes converted or copied (F16/BF16 to F32, or a misaligned tensor).
     public var copiedBytes: Int
+    /// How the encoder's weight matrices are kept for the products: "F32", "BF16" or "F16".
+    public var matrixDType: String
     /// Tensors present in the file that RobertaForMaskedLM does not use (pooler, position_ids, ...): ignored on purpose.
     public var ignoredTensors: [String]
 }
@@ -38,12 +70,16 @@ final class RobertaWeights: @unchecked Sendable {
 
     private let files: [SafetensorsFile]
     private let pytorch: PyTorchCheckpoint?
-    private var owned: [UnsafeMutablePointer<Float>] = []
+    private var owned: [UnsafeMutableRawPointer] = []
 
     deinit { for p in owned { p.deallocate() } }
 
     /// Opens model.safetensors, or the shards listed in model.safetensors.index.json, and checks every tensor.
-    init(directory: URL, config: RobertaConfig) throws {
+    /// - Parameters:
+    ///   - precision: how the encoder's weight matrices are kept (see `Precision`).
+    ///   - sixteenBit: whether 16-bit matrices may be kept (only the AVX2 kernels read them); when false every
+    ///     tensor is widened to float32, whatever `precision` says.
+    init(directory: URL, config: RobertaConfig, precision: RobertaModel.Precision = .auto, sixteenBit: Bool = false) throws {
         self.config = config
         let single = directory.appendingPathComponent("model.safetensors")
         let index = directory.appendingPathComponent("model.safetensors.index.json")
@@ -78,9 +114,10 @@ final class RobertaWeights: @unchecked Sendable {
         var dtypes = Set<String>()
         var mappedBytes = 0
         var copiedBytes = 0
-        var owned: [UnsafeMutablePointer<Float>] = []
+        var owned: [UnsafeMutableRawPointer] = []
+        var matrixDTypes = Set<String>()
 
-        func tensor(_ name: String, _ shape: [Int]) throws -> FloatTensor {
+        func record(_ name: String, _ shape: [Int]) throws -> (TensorRecord, DType) {
             // Old checkpoints call LayerNorm parameters gamma/beta; transformers renames them on load, so do we.
             var record = table[name]
             if record == nil, name.hasSuffix(".weight") {
@@ -97,17 +134,50 @@ final class RobertaWeights: @unchecked Sendable {
                 throw ModelLoadError.shapeMismatch(file: record.file.path, tensor: record.name, expected: shape, actual: record.shape)
             }
             dtypes.insert(dtype.rawValue)
+            return (record, dtype)
+        }
+
+        func tensor(_ name: String, _ shape: [Int]) throws -> FloatTensor {
+            let (record, dtype) = try record(name, shape)
             let count = record.elementCount
             let raw = record.bytes
             if dtype == .f32, let start = raw.baseAddress, Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
                 mappedBytes += raw.count
                 return FloatTensor(name: name, shape: shape, pointer: start.assumingMemoryBound(to: Float.self))
             }
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
             owned.append(buffer)
             copiedBytes += count * 4
-            convertToFloat(raw, dtype: dtype, count: count, into: buffer)
-            return FloatTensor(name: name, shape: shape, pointer: UnsafePointer(buffer))
+            let floats = buffer.bindMemory(to: Float.self, capacity: max(count, 1))
+            convertToFloat(raw, dtype: dtype, count: count, into: floats)
+            return FloatTensor(name: name, shape: shape, pointer: UnsafePointer(floats))
+        }
+
+        /// An encoder weight matrix: a 16-bit one stays 16-bit when `precision` and `sixteenBit` allow.
+        func matrix(_ name: String, _ shape: [Int]) throws -> LinearWeight {
+            let (record, dtype) = try record(name, shape)
+            let keep: LinearWeight.Storage? = switch dtype {
+            case .bf16 where sixteenBit && precision == .auto: .bf16
+            case .f16 where sixteenBit && precision == .auto: .f16
+            default: nil
+            }
+            guard let keep else {
+                matrixDTypes.insert("F32")
+                return LinearWeight(try tensor(name, shape))
+            }
+            matrixDTypes.insert(keep.rawValue)
+            let count = record.elementCount
+            let raw = record.bytes
+            // The bits as stored, in place when 2-byte aligned.
+            if let start = raw.baseAddress, Int(bitPattern: start) % 2 == 0 {
+                mappedBytes += raw.count
+                return LinearWeight(name: name, shape: shape, raw: start, storage: keep)
+            }
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
+            owned.append(buffer)
+            copiedBytes += count * 2
+            if let start = raw.baseAddress { memcpy(buffer, start, count * 2) }
+            return LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: keep)
         }
 
         let h = config.hiddenSize, v = config.vocabSize, inner = config.intermediateSize
@@ -122,19 +192,19 @@ final class RobertaWeights: @unchecked Sendable {
             for i in 0..<config.numHiddenLayers {
                 let p = "roberta.encoder.layer.\(i)."
                 layers.append(LayerWeights(
-                    query: try tensor(p + "attention.self.query.weight", [h, h]),
+                    query: try matrix(p + "attention.self.query.weight", [h, h]),
                     queryBias: try tensor(p + "attention.self.query.bias", [h]),
-                    key: try tensor(p + "attention.self.key.weight", [h, h]),
+                    key: try matrix(p + "attention.self.key.weight", [h, h]),
                     keyBias: try tensor(p + "attention.self.key.bias", [h]),
-                    value: try tensor(p + "attention.self.value.weight", [h, h]),
+                    value: try matrix(p + "attention.self.value.weight", [h, h]),
                     valueBias: try tensor(p + "attention.self.value.bias", [h]),
-                    attentionOutput: try tensor(p + "attention.output.dense.weight", [h, h]),
+                    attentionOutput: try matrix(p + "attention.output.dense.weight", [h, h]),
                     attentionOutputBias: try tensor(p + "attention.output.dense.bias", [h]),
                     attentionNormWeight: try tensor(p + "attention.output.LayerNorm.weight", [h]),
                     attentionNormBias: try tensor(p + "attention.output.LayerNorm.bias", [h]),
-                    intermediate: try tensor(p + "intermediate.dense.weight", [inner, h]),
+                    intermediate: try matrix(p + "intermediate.dense.weight", [inner, h]),
                     intermediateBias: try tensor(p + "intermediate.dense.bias", [inner]),
-                    output: try tensor(p + "output.dense.weight", [h, inner]),
+                    output: try matrix(p + "output.dense.weight", [h, inner]),
                     outputBias: try tensor(p + "output.dense.bias", [h]),
                     outputNormWeight: try tensor(p + "output.LayerNorm.weight", [h]),
                     outputNormBias: try tensor(p + "output.LayerNorm.bias", [h])))
@@ -164,7 +234,7 @@ final class RobertaWeights: @unchecked Sendable {
         }
         self.owned = owned
         summary = WeightsSummary(files: fileNames, dtypes: dtypes.sorted(), mappedBytes: mappedBytes,
-                                 copiedBytes: copiedBytes, ignoredTensors: table.keys.filter { !used.contains($0) }.sorted())
+                                 copiedBytes: copiedBytes, matrixDType: matrixDTypes.sorted().joined(separator: "/"), ignoredTensors: table.keys.filter { !used.contains($0) }.sorted())
     }
 
     /// The shard file names of model.safetensors.index.json, in first-seen order.

@@ -77,7 +77,8 @@ struct Bench: ParsableCommand {
             }
             emit(JSONValue.object([
                 ("model", .string(modelOptions.model)), ("layers", .int(model.config.numHiddenLayers)),
-                ("hidden", .int(model.config.hiddenSize)), ("threads", .int(threads)), ("kernels", .string(model.kernelName)), ("runs", .int(runs)),
+                ("hidden", .int(model.config.hiddenSize)), ("threads", .int(threads)), ("kernels", .string(model.kernelName)),
+                ("matrices", .string(model.weightsSummary.matrixDType)), ("runs", .int(runs)),
                 ("load_ms", .number(ms(loadSeconds))), ("first_answer_ms", .number(ms(firstAnswerSeconds ?? 0))),
                 ("peak_rss_mb", .number(round(Double(rss) / 1_048_576 * 10) / 10)), ("cases", .array(cases)),
                 ("typing", typing.map { t in
@@ -91,7 +92,7 @@ struct Bench: ParsableCommand {
             return
         }
         emit("model      \(modelOptions.model) (\(model.config.numHiddenLayers) layers, hidden \(model.config.hiddenSize), \(model.weightsSummary.dtypes.joined(separator: "/")))")
-        emit("threads    \(threads), \(model.kernelName) kernels, \(runs) timed runs after \(warmup) warm-up")
+        emit("threads    \(threads), \(model.kernelName) kernels, weight matrices kept as \(model.weightsSummary.matrixDType), \(runs) timed runs after \(warmup) warm-up")
         emit("load       \(String(format: "%.1f", ms(loadSeconds))) ms   first answer \(String(format: "%.1f", ms(firstAnswerSeconds ?? 0))) ms after start of load")
         emit("peak RSS   \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
         emit("")

@@ -22,7 +22,7 @@ final class KernelTests: XCTestCase {
         x.withUnsafeBufferPointer { xb in
         y.withUnsafeMutableBufferPointer { yb in
             linear(xb.baseAddress!, rows: n, inFeatures: k,
-                   weight: FloatTensor(name: "w", shape: [out, k], pointer: wb.baseAddress!),
+                   weight: LinearWeight(FloatTensor(name: "w", shape: [out, k], pointer: wb.baseAddress!)),
                    bias: FloatTensor(name: "b", shape: [out], pointer: bb.baseAddress!),
                    outFeatures: out, into: yb.baseAddress!, compute: compute)
         }}}}
@@ -75,6 +75,28 @@ final class KernelTests: XCTestCase {
         single.withUnsafeMutableBufferPointer { ms_gelu_erf($0.baseAddress!, $0.count) }
         XCTAssertEqual(pooled, single)
         XCTAssertNotEqual(pooled, values)
+    }
+
+    /// bfloat16 and float16 weights are widened exactly in the kernel: the same bits as the float32 kernel on
+    /// the widened weights, for every row remainder, odd sizes (scalar tails) and a left-over weight row.
+    func testSixteenBitKernelsEqualTheFloat32KernelOnWidenedWeights() throws {
+        try XCTSkipUnless(Compute.kernelsAvailable, "this CPU has no AVX2/FMA/F16C: the kernels are not used here (OpenBLAS is)")
+        for n in [1, 2, 3, 4, 9, 40] {
+            for (k, out) in [(16, 4), (13, 7), (64, 130), (1024, 9)] {
+                let x = values(n * k, seed: 11), b = values(out, seed: 12)
+                let source = values(out * k, seed: 13).map { $0 * 3 }
+                let bf = source.map { UInt16($0.bitPattern >> 16) }  // any bfloat16 bits will do
+                let hf = source.map { Float16($0).bitPattern }
+                for (bits, type, widen) in [(bf, Int32(MS_BF16), { (h: UInt16) in Float(bitPattern: UInt32(h) << 16) }),
+                                            (hf, Int32(MS_F16), { (h: UInt16) in Float(Float16(bitPattern: h)) })] {
+                    let widened = bits.map(widen)
+                    var y16 = [Float](repeating: .nan, count: n * out), y32 = y16
+                    ms_linear(x, Int32(n), Int32(k), bits, type, b, 0, Int32(out), &y16, Int32(out))
+                    ms_linear_nt(x, Int32(n), Int32(k), widened, b, 0, Int32(out), &y32, Int32(out))
+                    XCTAssertEqual(y16, y32, "n=\(n) k=\(k) out=\(out) type=\(type)")
+                }
+            }
+        }
     }
 
     func testOpenBLASPathMatchesReference() {

@@ -115,6 +115,27 @@ final class ReferenceAgreementTests: XCTestCase {
         try checkNativeDTypeWithinPrecision(model: "tiny-bf16", epsilon: 0x1p-8)
     }
 
+    /// A 16-bit checkpoint keeps its matrices 16-bit for the kernels, which widen them exactly: the answers are
+    /// bit for bit those of the checkpoint widened to float32 at load.
+    func testSixteenBitCheckpointsKeepTheirMatricesAndAnswerAsTheirFloat32Widening() throws {
+        try XCTSkipUnless(Compute.kernelsAvailable, "this CPU has no AVX2/FMA/F16C: every weight is widened to float32 here")
+        for (name, dtype) in [("tiny-bf16", "BF16"), ("tiny-f16", "F16")] {
+            let kept = try RobertaModel.load(directory: Fixtures.model(name))
+            let widened = try RobertaModel.load(directory: Fixtures.model(name), precision: .float32)
+            XCTAssertEqual(kept.weightsSummary.matrixDType, dtype)
+            XCTAssertEqual(widened.weightsSummary.matrixDType, "F32")
+            XCTAssertLessThan(kept.weightsSummary.copiedBytes, widened.weightsSummary.copiedBytes)
+            for text in ["Paris is the <mask> of France.", "<mask> is a <mask> day in <mask>!",
+                         "The quick brown fox, who had been running all day, stopped by the <mask> river to drink."] {
+                let a = try kept.fillMask(text, options: FillMaskOptions(topK: 10, capture: CaptureOptions(attention: true)))
+                let b = try widened.fillMask(text, options: FillMaskOptions(topK: 10, capture: CaptureOptions(attention: true)))
+                XCTAssertEqual(a.masks.map { $0.candidates.map(\.token) }, b.masks.map { $0.candidates.map(\.token) }, name)
+                XCTAssertEqual(a.masks.map { $0.candidates.map(\.score) }, b.masks.map { $0.candidates.map(\.score) }, name)
+                XCTAssertEqual(a.attention, b.attention, name)
+            }
+        }
+    }
+
     func testTargetsScoreOnlyTheGivenWordsWithoutRenormalising() throws {
         let model = try RobertaModel.load(directory: Fixtures.model("tiny"))
         let reference = try Fixtures.referenceJSON("tiny")

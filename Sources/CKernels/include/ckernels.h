@@ -1,19 +1,28 @@
 #ifndef MASKSCOPE_CKERNELS_H
 #define MASKSCOPE_CKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Hand-written AVX2/FMA kernels for the shapes RoBERTa inference has: a few rows (tokens) times a large
  * weight matrix. OpenBLAS packs the whole weight matrix on every call, which wastes most of the memory
  * bandwidth when there are only 1-40 rows; these kernels stream each weight row once.
  * Every function checks nothing: callers pass valid pointers and sizes. */
 
-/* 1 when this CPU runs the AVX2+FMA kernels; callers fall back to cblas otherwise. */
+/* 1 when this CPU runs the AVX2+FMA(+F16C) kernels; callers fall back to cblas otherwise. */
 int ms_kernels_available(void);
 
 /* y[r][o] = bias[o] + sum_i x[r][i] * w[o][i] for r < n and o in [o_begin, o_end).
  * x: [n, k] row-major (ld k), w: [out, k] row-major (nn.Linear weight), y: [n, ldy]. bias may be NULL. */
 void ms_linear_nt(const float *x, int n, int k, const float *w, const float *bias,
                   int o_begin, int o_end, float *y, int ldy);
+
+/* How a weight matrix is stored: float32, or bfloat16 / float16 bits widened to float32 in the kernel. */
+enum { MS_F32 = 0, MS_BF16 = 1, MS_F16 = 2 };
+
+/* ms_linear_nt with the weights stored as `wtype`; the sums are the same as with the weights widened to
+ * float32 first (the widening is exact). */
+void ms_linear(const float *x, int n, int k, const void *w, int wtype, const float *bias,
+               int o_begin, int o_end, float *y, int ldy);
 
 /* x = 0.5 * x * (1 + erf(x / sqrt(2))) in place, erf by the same rational approximation PyTorch's
  * vectorised CPU kernel uses (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7). */
@@ -36,7 +45,7 @@ void ms_pool_destroy(ms_pool *pool);
 int ms_pool_threads(const ms_pool *pool);
 void ms_pool_set_active(ms_pool *pool, int active);
 /* ms_linear_nt over all `out` weight rows, in blocks of rows. */
-void ms_pool_linear(ms_pool *pool, const float *x, int n, int k, const float *w, const float *bias,
+void ms_pool_linear(ms_pool *pool, const float *x, int n, int k, const void *w, int wtype, const float *bias,
                     int out, float *y, int ldy);
 /* ms_attention_head for every head h (columns h*d ..< (h+1)*d of q, k, v and ctx); head h's map goes to
  * probs + h*n*n, so probs holds heads*n*n floats. */
