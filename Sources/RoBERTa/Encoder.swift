@@ -75,10 +75,11 @@ extension RobertaWeights {
         // Embeddings: word + position + token type 0, then LayerNorm.
         x.withUnsafeMutableBufferPointer { xb in
             let xp = xb.baseAddress!
-            let word = wordEmbeddings.pointer, pos = positionEmbeddings.pointer, type = tokenTypeEmbeddings.pointer
+            let pos = positionEmbeddings.pointer, type = tokenTypeEmbeddings.pointer
             for t in 0..<n {
-                let row = xp + t * h, w = word + ids[t] * h, p = pos + positions[t] * h
-                for i in 0..<h { row[i] = w[i] + p[i] + type[i] }
+                let row = xp + t * h, p = pos + positions[t] * h
+                wordEmbeddings.widenRow(ids[t], width: h, into: row)
+                for i in 0..<h { row[i] = row[i] + p[i] + type[i] }
             }
             addLayerNorm(xp, residual: nil, rows: n, width: h, weight: embeddingNormWeight, bias: embeddingNormBias, eps: eps)
         }
@@ -165,10 +166,10 @@ extension RobertaWeights {
             let tp = tb.baseAddress!, dp = db.baseAddress!, lp = lb.baseAddress!
             for (i, row) in rows.enumerated() { (tp + i * h).update(from: hb.baseAddress! + row * h, count: h) }
             // dense -> exact GELU (the LM head always uses erf GELU) -> LayerNorm -> decoder + bias
-            linear(tp, rows: m, inFeatures: h, weight: LinearWeight(lmDense), bias: lmDenseBias, outFeatures: h, into: dp, compute: compute)
+            linear(tp, rows: m, inFeatures: h, weight: lmDense, bias: lmDenseBias, outFeatures: h, into: dp, compute: compute)
             activate(dp, count: m * h, .gelu, compute: compute)
             addLayerNorm(dp, residual: nil, rows: m, width: h, weight: lmNormWeight, bias: lmNormBias, eps: config.layerNormEps)
-            linear(dp, rows: m, inFeatures: h, weight: LinearWeight(decoder), bias: decoderBias, outFeatures: vocab, into: lp, compute: compute)
+            linear(dp, rows: m, inFeatures: h, weight: decoder, bias: decoderBias, outFeatures: vocab, into: lp, compute: compute)
         }}}}
         return logits
     }

@@ -28,6 +28,17 @@ struct LinearWeight: @unchecked Sendable {
         self.init(name: tensor.name, shape: tensor.shape, raw: UnsafeRawPointer(tensor.pointer), storage: .f32)
     }
 
+    /// Row `r` (of `width` values) as float32: copied, or widened exactly from 16 bits.
+    func widenRow(_ r: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case .f32:
+            out.update(from: raw.assumingMemoryBound(to: Float.self) + r * width, count: width)
+        case .bf16, .f16:
+            convertToFloat(UnsafeRawBufferPointer(start: raw + r * width * 2, count: width * 2),
+                           dtype: storage == .bf16 ? .bf16 : .f16, count: width, into: out)
+        }
+    }
+
     /// The float32 values; only float32 weights have them (16-bit ones exist only where the kernels run).
     var floats: UnsafePointer<Float> {
         precondition(storage == .f32, "\(name) is kept as \(storage.rawValue); only the kernels read it")
@@ -63,9 +74,12 @@ public struct WeightsSummary: Sendable, Equatable {
 /// Every tensor of a RobertaForMaskedLM checkpoint, by its verbatim Hugging Face name, as float32.
 final class RobertaWeights: @unchecked Sendable {
     let config: RobertaConfig
-    let wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNormWeight, embeddingNormBias: FloatTensor
+    /// [vocab, hidden]: a matrix too, as the tied decoder of the LM head.
+    let wordEmbeddings: LinearWeight
+    let positionEmbeddings, tokenTypeEmbeddings, embeddingNormWeight, embeddingNormBias: FloatTensor
     let layers: [LayerWeights]
-    let lmDense, lmDenseBias, lmNormWeight, lmNormBias, decoder, decoderBias: FloatTensor
+    let lmDense, decoder: LinearWeight
+    let lmDenseBias, lmNormWeight, lmNormBias, decoderBias: FloatTensor
     let summary: WeightsSummary
 
     private let files: [SafetensorsFile]
@@ -183,7 +197,7 @@ final class RobertaWeights: @unchecked Sendable {
         let h = config.hiddenSize, v = config.vocabSize, inner = config.intermediateSize
         let e = "roberta.embeddings."
         do {
-            wordEmbeddings = try tensor(e + "word_embeddings.weight", [v, h])
+            wordEmbeddings = try matrix(e + "word_embeddings.weight", [v, h])
             positionEmbeddings = try tensor(e + "position_embeddings.weight", [config.maxPositionEmbeddings, h])
             tokenTypeEmbeddings = try tensor(e + "token_type_embeddings.weight", [config.typeVocabSize, h])
             embeddingNormWeight = try tensor(e + "LayerNorm.weight", [h])
@@ -210,7 +224,7 @@ final class RobertaWeights: @unchecked Sendable {
                     outputNormBias: try tensor(p + "output.LayerNorm.bias", [h])))
             }
             self.layers = layers
-            lmDense = try tensor("lm_head.dense.weight", [h, h])
+            lmDense = try matrix("lm_head.dense.weight", [h, h])
             lmDenseBias = try tensor("lm_head.dense.bias", [h])
             lmNormWeight = try tensor("lm_head.layer_norm.weight", [h])
             lmNormBias = try tensor("lm_head.layer_norm.bias", [h])
@@ -221,7 +235,7 @@ final class RobertaWeights: @unchecked Sendable {
             if config.tieWordEmbeddings {
                 decoder = wordEmbeddings
             } else {
-                decoder = try tensor("lm_head.decoder.weight", [v, h])
+                decoder = try matrix("lm_head.decoder.weight", [v, h])
             }
             decoderBias = try tensor(table[bias[0]] != nil ? bias[0] : bias[1], [v])
             // Tied twins stored in the file are replaced by their source, as transformers does: not "ignored".
