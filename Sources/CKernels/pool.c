@@ -114,6 +114,7 @@ void ms_pool_set_active(ms_pool *p, int active) {
 
 /* Runs run(job, 0..<tasks) on every thread of the pool and returns when all pieces are done. */
 static void pool_run(struct ms_pool *p, int tasks, void (*run)(const void *, int), const void *job) {
+    /* tasks: pieces numbered 0..<tasks; a job may also hand out its own pieces inside each call */
     if (!p || p->threads <= 1 || tasks <= 1) {
         for (int i = 0; i < tasks; i++) run(job, i);
         return;
@@ -137,28 +138,39 @@ typedef struct {
     const float *x, *bias;
     const void *w;
     float *y;
-    int n, k, wtype, out, ldy, rows; /* rows: weight rows a piece, a multiple of 4 */
+    int n, k, wtype, out, ldy, threads, least; /* least: the smallest piece, a multiple of 4 rows */
+    _Atomic int cursor;                        /* the first weight row nobody has taken yet */
 } linear_job;
 
+/* Guided: each take is a share of what is left (half of it over the threads), never less than `least`
+ * rows, so the pieces shrink towards the end and the threads finish within a small piece of each other. */
 static void linear_piece(const void *raw, int piece) {
-    const linear_job *j = raw;
-    int begin = piece * j->rows, end = begin + j->rows < j->out ? begin + j->rows : j->out;
-    ms_linear(j->x, j->n, j->k, j->w, j->wtype, j->bias, begin, end, j->y, j->ldy);
+    linear_job *j = (linear_job *)raw;
+    (void)piece;
+    for (;;) {
+        int begin = atomic_load_explicit(&j->cursor, memory_order_relaxed), end;
+        do {
+            if (begin >= j->out) return;
+            int take = (j->out - begin) / (2 * j->threads);
+            take = (take + 3) / 4 * 4;
+            if (take < j->least) take = j->least;
+            end = begin + take < j->out ? begin + take : j->out;
+        } while (!atomic_compare_exchange_weak_explicit(&j->cursor, &begin, end, memory_order_relaxed, memory_order_relaxed));
+        ms_linear(j->x, j->n, j->k, j->w, j->wtype, j->bias, begin, end, j->y, j->ldy);
+    }
 }
 
 void ms_pool_linear(ms_pool *p, const float *x, int n, int k, const void *w, int wtype, const float *bias,
                     int out, float *y, int ldy) {
     int threads = p ? p->threads : 1;
-    /* About four pieces a thread: small enough to even out a slowed core, large enough (>= 64 rows,
-     * >= 192 KB of weights) that each piece streams its weights at full speed. */
-    int rows = (out / (threads * 4) + 3) / 4 * 4;
-    if (rows < 64) rows = 64;
-    if (threads <= 1 || out <= rows) {
+    /* Pieces of at least 32 rows (>= 96 KB of weights), so that each streams its weights at full speed. */
+    int least = 32;
+    if (threads <= 1 || out <= 2 * least) {
         ms_linear(x, n, k, w, wtype, bias, 0, out, y, ldy);
         return;
     }
-    linear_job job = {x, bias, w, y, n, k, wtype, out, ldy, rows};
-    pool_run(p, (out + rows - 1) / rows, linear_piece, &job);
+    linear_job job = {x, bias, w, y, n, k, wtype, out, ldy, threads, least, 0};
+    pool_run(p, threads, linear_piece, &job);
 }
 
 typedef struct {
