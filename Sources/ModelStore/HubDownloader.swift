@@ -5,19 +5,25 @@ import Glibc
 import Darwin
 #endif
 
-/// Where to download from: HF_ENDPOINT (default https://huggingface.co) and HF_TOKEN, as huggingface_hub reads them.
+/// Where to download from: HF_ENDPOINT (default https://huggingface.co) and the token, as huggingface_hub
+/// finds them (HF_TOKEN, else the file `huggingface-cli login` writes).
 public struct HubEndpoint: Sendable, Equatable {
     public let base: URL
     public let token: String?
+    /// Where the token came from ("HF_TOKEN", or the token file's path), for error messages.
+    public let tokenSource: String?
 
-    public init(base: URL, token: String?) {
+    public init(base: URL, token: String?, tokenSource: String? = nil) {
         self.base = base
         self.token = token
+        self.tokenSource = token == nil ? nil : (tokenSource ?? "HF_TOKEN")
     }
 
     public static let defaultBase = "https://huggingface.co"
 
-    /// HF_ENDPOINT and HF_TOKEN (or its older name HUGGING_FACE_HUB_TOKEN).
+    /// HF_ENDPOINT, and HF_TOKEN (or its older name HUGGING_FACE_HUB_TOKEN), else the token file:
+    /// HF_TOKEN_PATH, else HF_HOME/token, else $XDG_CACHE_HOME/huggingface/token, else
+    /// ~/.cache/huggingface/token (where `huggingface-cli login` saves it).
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HubEndpoint {
         var text = environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultBase
         while text.hasSuffix("/") { text.removeLast() }
@@ -26,7 +32,24 @@ public struct HubEndpoint: Sendable, Equatable {
         }
         let token = [environment["HF_TOKEN"], environment["HUGGING_FACE_HUB_TOKEN"]].compactMap { $0 }
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.first { !$0.isEmpty }
-        return HubEndpoint(base: url, token: token)
+        if let token { return HubEndpoint(base: url, token: token, tokenSource: "HF_TOKEN") }
+        let file = tokenFile(environment)
+        if let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) {
+            let saved = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !saved.isEmpty { return HubEndpoint(base: url, token: saved, tokenSource: file) }
+        }
+        return HubEndpoint(base: url, token: nil)
+    }
+
+    /// The token file huggingface_hub reads when HF_TOKEN is not set.
+    static func tokenFile(_ environment: [String: String]) -> String {
+        func value(_ key: String) -> String? {
+            guard let v = environment[key], !v.isEmpty else { return nil }
+            return expandTilde(v, environment: environment)
+        }
+        if let path = value("HF_TOKEN_PATH") { return path }
+        if let home = value("HF_HOME") { return home + "/token" }
+        return (value("XDG_CACHE_HOME") ?? (homeDirectory(environment) + "/.cache")) + "/huggingface/token"
     }
 
     /// `{base}/{repo}/resolve/{revision}/{file}`.
@@ -271,7 +294,7 @@ struct PullJob {
             case 404:
                 return head
             case 401, 403:
-                throw PullError.unauthorized(repo: repoID, url: url.absoluteString, status: head.status, tokenSent: endpoint.token != nil)
+                throw PullError.unauthorized(repo: repoID, url: url.absoluteString, status: head.status, tokenSource: endpoint.tokenSource)
             default:
                 throw PullError.httpStatus(url: url.absoluteString, status: head.status)
             }
@@ -363,7 +386,7 @@ struct PullJob {
                 restarted = true
                 continue
             case 401, 403:
-                throw PullError.unauthorized(repo: repoID, url: url.absoluteString, status: head.status, tokenSent: endpoint.token != nil)
+                throw PullError.unauthorized(repo: repoID, url: url.absoluteString, status: head.status, tokenSource: endpoint.tokenSource)
             case 404:
                 throw PullError.fileNotFound(repo: repoID, file: file, url: url.absoluteString)
             default:

@@ -5,7 +5,8 @@ public enum PullError: Error, CustomStringConvertible, Equatable {
     case offline(endpoint: String, detail: String)
     case network(url: String, detail: String)
     case interrupted(file: String, received: Int64, partial: String, detail: String)
-    case unauthorized(repo: String, url: String, status: Int, tokenSent: Bool)
+    /// tokenSource: where the token sent came from ("HF_TOKEN" or the token file), nil when none was sent.
+    case unauthorized(repo: String, url: String, status: Int, tokenSource: String?)
     case fileNotFound(repo: String, file: String, url: String)
     case noWeights(repo: String, tried: [String])
     case httpStatus(url: String, status: Int)
@@ -24,10 +25,11 @@ public enum PullError: Error, CustomStringConvertible, Equatable {
             return "request to \(url) failed (\(detail)); run the pull again"
         case .interrupted(let file, let received, let partial, let detail):
             return "download of \(file) stopped after \(formatBytes(received)) (\(detail)); the part is kept in \(partial): run the same pull again to resume"
-        case .unauthorized(let repo, let url, let status, let tokenSent):
-            return tokenSent
-                ? "\(url) answered \(status): the token in HF_TOKEN cannot read \(repo), or the repository does not exist; check the name and the token"
-                : "\(url) answered \(status): \(repo) does not exist or needs a token; check the name, or set HF_TOKEN to a token that can read it"
+        case .unauthorized(let repo, let url, let status, let tokenSource):
+            if let tokenSource {
+                return "\(url) answered \(status): the token from \(tokenSource) cannot read \(repo), or the repository does not exist; check the name and the token"
+            }
+            return "\(url) answered \(status): \(repo) does not exist or needs a token; check the name, or set HF_TOKEN (or log in with huggingface-cli) to a token that can read it"
         case .fileNotFound(let repo, let file, let url):
             return "\(repo) has no \(file) (\(url) answered 404); is it a RoBERTa fill-mask model?"
         case .noWeights(let repo, let tried):

@@ -103,14 +103,41 @@ final class PullTests: XCTestCase {
         let hub = try FakeHub(test: self, arguments: ["--token", "hf_secret"])
         let cache = try scratchDirectory()
         XCTAssertThrowsError(try downloader(hub, cache: cache).pull(repoID: repo)) { error in
-            guard case PullError.unauthorized(let repoID, _, let status, let tokenSent) = error else { return XCTFail("got \(error)") }
+            guard case PullError.unauthorized(let repoID, _, let status, let tokenSource) = error else { return XCTFail("got \(error)") }
             XCTAssertEqual(repoID, repo)
             XCTAssertEqual(status, 401)
-            XCTAssertFalse(tokenSent)
+            XCTAssertNil(tokenSource)
             XCTAssertTrue("\(error)".contains("HF_TOKEN"))
         }
         XCTAssertThrowsError(try downloader(hub, cache: cache, token: "wrong").pull(repoID: repo)) { error in
-            guard case PullError.unauthorized(_, _, _, true) = error else { return XCTFail("got \(error)") }
+            guard case PullError.unauthorized(_, _, _, "HF_TOKEN") = error else { return XCTFail("got \(error)") }
+        }
+    }
+
+    /// Without HF_TOKEN the token `huggingface-cli login` saved is used (HF_TOKEN_PATH, HF_HOME/token,
+    /// ~/.cache/huggingface/token), and an error names the file it came from.
+    func testTokenFileIsReadWhenHFTokenIsUnset() throws {
+        let home = try scratchDirectory()
+        let saved = home.appendingPathComponent(".cache/huggingface/token")
+        try FileManager.default.createDirectory(at: saved.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try "hf_secret\n".write(to: saved, atomically: false, encoding: .utf8)
+        let fromHome = try HubEndpoint.fromEnvironment(["HOME": home.path])
+        XCTAssertEqual(fromHome.token, "hf_secret")
+        XCTAssertEqual(fromHome.tokenSource, saved.path)
+        XCTAssertEqual(try HubEndpoint.fromEnvironment(["HOME": home.path, "HF_TOKEN": "hf_env"]).token, "hf_env", "HF_TOKEN wins")
+        XCTAssertNil(try HubEndpoint.fromEnvironment(["HOME": home.path, "HF_HOME": home.appendingPathComponent("elsewhere").path]).token)
+        let other = home.appendingPathComponent("my-token")
+        try "hf_other".write(to: other, atomically: false, encoding: .utf8)
+        XCTAssertEqual(try HubEndpoint.fromEnvironment(["HOME": home.path, "HF_TOKEN_PATH": other.path]).token, "hf_other")
+
+        let hub = try FakeHub(test: self, arguments: ["--token", "hf_secret"])
+        let endpoint = HubEndpoint(base: hub.endpoint, token: fromHome.token, tokenSource: fromHome.tokenSource)
+        _ = try HubDownloader(cache: HubCache(root: try scratchDirectory()), endpoint: endpoint, client: HTTPClient(idleTimeout: 20))
+            .pull(repoID: repo)
+        let wrong = HubEndpoint(base: hub.endpoint, token: "hf_other", tokenSource: other.path)
+        XCTAssertThrowsError(try HubDownloader(cache: HubCache(root: try scratchDirectory()), endpoint: wrong, client: HTTPClient(idleTimeout: 20))
+            .pull(repoID: repo)) { error in
+            XCTAssertTrue("\(error)".contains("the token from \(other.path) cannot read"), "\(error)")
         }
     }
 
@@ -199,7 +226,7 @@ final class PullTests: XCTestCase {
     }
 
     func testEndpointAndTokenComeFromTheEnvironment() throws {
-        let defaults = try HubEndpoint.fromEnvironment([:])
+        let defaults = try HubEndpoint.fromEnvironment(["HOME": try scratchDirectory().path])
         XCTAssertEqual(defaults.base.absoluteString, "https://huggingface.co")
         XCTAssertNil(defaults.token)
         let custom = try HubEndpoint.fromEnvironment(["HF_ENDPOINT": "http://mirror.local:8080/", "HF_TOKEN": " hf_x \n"])
