@@ -104,7 +104,8 @@ public protocol PullProgress: AnyObject {
 /// Downloads a model repository's files into the hub cache the way huggingface_hub does: a HEAD on the resolve
 /// URL for the commit, ETag and size; the bytes into `blobs/<etag>.incomplete` (resumed with a Range request
 /// after an interruption), checked (size, and SHA-256 for LFS files whose ETag is one), then renamed to
-/// `blobs/<etag>`; `snapshots/<commit>/<file>` symlinked to `../../blobs/<etag>`; `refs/main` written last.
+/// `blobs/<etag>` (under an exclusive lock on `.locks/models--ORG--NAME/<etag>.lock`, as huggingface_hub
+/// takes it); `snapshots/<commit>/<file>` symlinked to `../../blobs/<etag>`; `refs/main` written last.
 public final class HubDownloader {
     public let cache: HubCache
     public let endpoint: HubEndpoint
@@ -253,6 +254,15 @@ struct PullJob {
         let blobs = folder.appendingPathComponent("blobs", isDirectory: true)
         try downloader.createDirectory(blobs)
         let blob = blobs.appendingPathComponent(etag)
+        // One writer per blob, across processes, with the lock file huggingface_hub uses, so that two pulls
+        // (or a pull and transformers) never append to the same .incomplete file.
+        let locks = downloader.cache.root.appendingPathComponent(".locks", isDirectory: true)
+            .appendingPathComponent(HubCache.folderName(for: repoID), isDirectory: true)
+        try downloader.createDirectory(locks)
+        let lock = try BlobLock(path: locks.appendingPathComponent(etag + ".lock").path) {
+            downloader.progress?.note("\(file): another download of it is running; waiting for it to finish")
+        }
+        defer { lock.release() }
         let outcome: PulledFileOutcome
         let size: Int64
         if let existing = fileSize(blob), expected == nil || existing == expected {
@@ -472,4 +482,36 @@ extension HubDownloader {
             throw PullError.writeFailed(path: url.path, detail: reason)
         }
     }
+}
+
+/// An exclusive flock(2) on a lock file, the kind huggingface_hub's filelock takes on Linux.
+final class BlobLock {
+    private var fd: Int32
+
+    /// Takes the lock, calling `waiting` once first when another process (or file description) holds it.
+    init(path: String, waiting: () -> Void) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw PullError.writeFailed(path: path, detail: String(cString: strerror(errno)))
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            waiting()
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else {
+                    let reason = String(cString: strerror(errno))
+                    close(fd)
+                    throw PullError.writeFailed(path: path, detail: "cannot lock: \(reason)")
+                }
+            }
+        }
+    }
+
+    func release() {
+        guard fd >= 0 else { return }
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
 }

@@ -141,6 +141,40 @@ final class PullTests: XCTestCase {
         }
     }
 
+    /// A blob another process is writing (its huggingface_hub lock held) is waited for, not written twice.
+    func testPullWaitsForTheBlobLockAnotherProcessHolds() throws {
+        let hub = try FakeHub(test: self)
+        let cache = try scratchDirectory()
+        let weightsSHA = try sha256(TestPaths.tiny.appendingPathComponent("model.safetensors"))
+        let locks = cache.appendingPathComponent(".locks/models--test-org--tiny-roberta")
+        try FileManager.default.createDirectory(at: locks, withIntermediateDirectories: true)
+        let fd = open(locks.appendingPathComponent(weightsSHA + ".lock").path, O_RDWR | O_CREAT, 0o644)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(flock(fd, LOCK_EX), 0)
+        let progress = RecordingProgress()
+        let finished = expectation(description: "pull finished")
+        let pull = Unchecked(downloader(hub, cache: cache, progress: progress))
+        let repoID = repo
+        let failure = Delivered()
+        DispatchQueue.global().async {
+            do { _ = try pull.value.pull(repoID: repoID) } catch { failure.set("\(error)") }
+            finished.fulfill()
+        }
+        let blob = cache.appendingPathComponent("models--test-org--tiny-roberta/blobs/" + weightsSHA)
+        let deadline = Date().addingTimeInterval(10)
+        while !progress.events.contains(where: { $0.contains("model.safetensors: another download of it is running") }), Date() < deadline {
+            usleep(20_000)
+        }
+        XCTAssertTrue(progress.events.contains { $0.contains("another download of it is running; waiting") }, "\(progress.events)")
+        usleep(300_000)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: blob.path), "nothing written while the lock is held")
+        flock(fd, LOCK_UN)
+        close(fd)
+        wait(for: [finished], timeout: 30)
+        XCTAssertNil(failure.value)
+        XCTAssertEqual(try sha256(blob), weightsSHA)
+    }
+
     func testTokenGoesToTheHubButNotToTheCDN() throws {
         // The CDN redirect names "localhost", another host than the endpoint's 127.0.0.1.
         let hub = try FakeHub(test: self, arguments: ["--token", "hf_secret", "--cdn-host", "localhost"])
@@ -245,4 +279,18 @@ final class PullTests: XCTestCase {
         XCTAssertEqual(PullJob.contentRangeStart("bytes 100000-275575/275576"), 100_000)
         XCTAssertNil(PullJob.contentRangeStart("bytes */275576"))
     }
+}
+
+/// A value set on another thread.
+final class Delivered: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: String?
+    func set(_ text: String) { lock.lock(); stored = text; lock.unlock() }
+    var value: String? { lock.lock(); defer { lock.unlock() }; return stored }
+}
+
+/// Hands a value used by one thread at a time to another thread.
+final class Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -100,10 +100,14 @@ struct FakeHubError: Error, CustomStringConvertible {
 }
 
 /// Records what a pull reports, for assertions.
-final class RecordingProgress: PullProgress {
-    var events: [String] = []
-    func started(file: String, total: Int64?, resumedAt: Int64) { events.append("start \(file) \(resumedAt)") }
+final class RecordingProgress: PullProgress, @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [String] = []
+    /// Safe to read while a pull runs on another thread.
+    var events: [String] { lock.lock(); defer { lock.unlock() }; return recorded }
+    private func record(_ event: String) { lock.lock(); recorded.append(event); lock.unlock() }
+    func started(file: String, total: Int64?, resumedAt: Int64) { record("start \(file) \(resumedAt)") }
     func advanced(file: String, done: Int64, total: Int64?) {}
-    func finished(file: String, bytes: Int64, outcome: PulledFileOutcome) { events.append("done \(file) \(outcome.rawValue)") }
-    func note(_ text: String) { events.append("note \(text)") }
+    func finished(file: String, bytes: Int64, outcome: PulledFileOutcome) { record("done \(file) \(outcome.rawValue)") }
+    func note(_ text: String) { record("note \(text)") }
 }
