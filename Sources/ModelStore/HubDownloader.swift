@@ -181,12 +181,15 @@ public final class HubDownloader {
             && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
     }
 
-    static func isCommitHash(_ s: String) -> Bool {
-        s.count == 40 && s.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
-    }
+    static func isCommitHash(_ s: String) -> Bool { isLowercaseHex(s, count: 40) }
 
-    static func isSHA256(_ s: String) -> Bool {
-        s.count == 64 && s.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+    /// A git object id (SHA-1): what the hub sends as the ETag of a file kept in git.
+    static func isGitBlobID(_ s: String) -> Bool { isLowercaseHex(s, count: 40) }
+
+    static func isSHA256(_ s: String) -> Bool { isLowercaseHex(s, count: 64) }
+
+    static func isLowercaseHex(_ s: String, count: Int) -> Bool {
+        s.count == count && s.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
     }
 
     /// `"abc"` / `W/"abc"` -> `abc`.
@@ -412,9 +415,11 @@ struct PullJob {
             try? FileManager.default.removeItem(at: partial)
             throw PullError.sizeMismatch(file: file, url: start.absoluteString, expected: expected, actual: actual)
         }
-        if HubDownloader.isSHA256(etag) {
+        // An LFS file's ETag is its SHA-256; a file kept in git has its git blob id (a SHA-1) instead.
+        let lfs = HubDownloader.isSHA256(etag), git = HubDownloader.isGitBlobID(etag)
+        if lfs || git {
             let digest: String
-            do { digest = try SHA256.hexDigest(ofFile: partial) } catch {
+            do { digest = try lfs ? SHA256.hexDigest(ofFile: partial) : SHA1.gitBlobID(ofFile: partial) } catch {
                 throw PullError.writeFailed(path: partialPath, detail: "cannot read it back: \(error.localizedDescription)")
             }
             guard digest == etag else {

@@ -83,6 +83,19 @@ final class PullTests: XCTestCase {
         XCTAssertEqual(incompleteFiles(cache), [])
     }
 
+    /// A small file (kept in git, not LFS) is checked against its git blob id, the ETag the hub sends for it.
+    func testSmallFileIsCheckedAgainstItsGitBlobID() throws {
+        let hub = try FakeHub(test: self, arguments: ["--corrupt", "config.json"])
+        let cache = try scratchDirectory()
+        XCTAssertThrowsError(try downloader(hub, cache: cache).pull(repoID: repo)) { error in
+            guard case PullError.checksumMismatch(let file, _, let expected, let actual) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(file, "config.json")
+            XCTAssertEqual(expected.count, 40)
+            XCTAssertNotEqual(actual, expected)
+        }
+        XCTAssertEqual(incompleteFiles(cache), [])
+    }
+
     func testChecksumMismatchRemovesTheDownloadAndSaysSo() throws {
         let hub = try FakeHub(test: self, arguments: ["--corrupt", "model.safetensors"])
         let cache = try scratchDirectory()

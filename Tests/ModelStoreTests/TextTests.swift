@@ -4,16 +4,26 @@ import XCTest
 
 /// SHA-256 and the progress text.
 final class TextTests: XCTestCase {
-    func testSHA256KnownVectors() {
-        var empty = SHA256()
-        empty.update(Data())
-        XCTAssertEqual(empty.hexDigest(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        var abc = SHA256()
-        abc.update(Data("abc".utf8))
-        XCTAssertEqual(abc.hexDigest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        var two = SHA256()
-        two.update(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
-        XCTAssertEqual(two.hexDigest(), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    /// FIPS 180 test vectors: "", "abc" and the two-block message.
+    func testKnownVectors() throws {
+        let messages = ["", "abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"]
+        let sha256 = ["e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"]
+        let sha1 = ["da39a3ee5e6b4b0d3255bfef95601890afd80709", "a9993e364706816aba3e25717850c26c9cd0d89d",
+                    "84983e441c3bd26ebaae4aa1f95129e5e54670f1"]
+        for (i, message) in messages.enumerated() {
+            var a = SHA256(), b = SHA1()
+            a.update(Data(message.utf8))
+            b.update(Data(message.utf8))
+            XCTAssertEqual(a.hexDigest(), sha256[i])
+            XCTAssertEqual(b.hexDigest(), sha1[i])
+        }
+        // `git hash-object` of a file holding "hello world\n"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("maskscope-blob-\(UUID().uuidString)")
+        try Data("hello world\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        XCTAssertEqual(try SHA1.gitBlobID(ofFile: file), "3b18e512dba79e4c8300dd08aeb37f8e728b8dad")
     }
 
     func testSHA256IsTheSameWhateverTheChunking() {

@@ -9,7 +9,7 @@ Serves one model folder the way huggingface.co does:
   /{old-repo}/resolve/...  307 with a relative Location to the new name (--rename OLD)
   GET /cdn/<sha256> with Range: bytes=N-  ->  206 + Content-Range (the CDN needs no token)
 Faults for the tests: --token T (401 without "Authorization: Bearer T"), --interrupt FILE:N (the first download of
-FILE stops after N bytes and the connection is closed), --corrupt FILE (the CDN serves FILE with one byte flipped).
+FILE stops after N bytes and the connection is closed), --corrupt FILE (FILE is served, by the CDN or the hub, with one byte flipped).
 
 Prints the port on the first line of stdout; logs one JSON line per request to --log. Bounded: it exits after
 --lifetime seconds, or as soon as its standard input is closed (the test that started it is gone).
@@ -101,7 +101,10 @@ class Hub(http.server.BaseHTTPRequestHandler):
             return self.reply(302, dict(common, **{
                 "Location": "http://%s/cdn/%s?signature=xyz" % (host, f["sha256"]),
                 "X-Linked-Etag": '"%s"' % f["etag"], "X-Linked-Size": str(len(f["data"])), "ETag": '"%s"' % f["etag"][:20]}))
-        return self.reply(200, dict(common, **{"ETag": '"%s"' % f["etag"], "Content-Type": "text/plain"}), f["data"])
+        data = f["data"]
+        if args.corrupt == name:
+            data = data[:10] + bytes([data[10] ^ 0xFF]) + data[11:]
+        return self.reply(200, dict(common, **{"ETag": '"%s"' % f["etag"], "Content-Type": "text/plain"}), data)
 
     def cdn(self, sha):
         if sha not in by_sha:
