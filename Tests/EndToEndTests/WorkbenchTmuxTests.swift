@@ -89,6 +89,31 @@ final class WorkbenchTmuxTests: XCTestCase {
                        "the cursor is visible again")
     }
 
+    /// A crash (here SIGSEGV sent from outside) still gives the terminal back: main screen, cursor shown,
+    /// line editing and echo on again, before the process dies of the signal.
+    func testACrashGivesTheTerminalBack() throws {
+        guard Self.tmuxPath != nil else {
+            throw XCTSkip("tmux is not installed (Scripts/bootstrap installs it); the end-to-end workbench test needs it")
+        }
+        let marker = "crash-\(UUID().uuidString.prefix(8))"
+        let trigger = FileManager.default.temporaryDirectory.appendingPathComponent(marker)
+        defer { try? FileManager.default.removeItem(at: trigger) }
+        // Anchored at the binary's path: the shell running this line (whose arguments name the marker too)
+        // and `timeout` must not be hit.
+        let command = "(while [ ! -e '\(trigger.path)' ]; do sleep 0.1; done; pkill -SEGV -f '^\(Self.binary.path) .*\(marker)') & "
+            + "TERM=xterm-256color timeout --foreground 120 '\(Self.binary.path)' --model '\(Self.tiny)' --text '\(marker) <mask>'; "
+            + "echo MASKSCOPE-EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo STTY-END; sleep 30"
+        try tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24", command])
+        _ = try waitFor("the workbench to open") { $0.contains("Sentence") && $0.contains(marker) }
+        XCTAssertTrue(FileManager.default.createFile(atPath: trigger.path, contents: Data()))
+        let after = try waitFor("the crashed program's shell to report") { $0.contains("STTY-END") }
+        XCTAssertTrue(after.contains("MASKSCOPE-EXIT=139"), "died of SIGSEGV (128 + 11):\n\(after)")
+        XCTAssertTrue(after.contains("icanon echo STTY-END"), "line editing and echo are back:\n\(after)")
+        XCTAssertFalse(after.contains("Sentence"), "the workbench's screen is gone:\n\(after)")
+        XCTAssertEqual(try tmux(["display-message", "-p", "-t", session, "#{alternate_on}"]).trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        XCTAssertEqual(try tmux(["display-message", "-p", "-t", session, "#{cursor_flag}"]).trimmingCharacters(in: .whitespacesAndNewlines), "1")
+    }
+
     func testBadModelIsOneLineErrorBeforeTheScreenOpens() throws {
         let process = Process()
         process.executableURL = Self.binary
