@@ -123,7 +123,7 @@ static void pool_run(struct ms_pool *p, int tasks, void (*run)(const void *, int
     p->run = run; p->job = job; p->tasks = tasks;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_fetch_add(&p->generation, 1); /* seq_cst: ordered before the load of `active` below */
     if (!atomic_load(&p->active)) {
         pthread_mutex_lock(&p->lock);
         pthread_cond_broadcast(&p->wake);

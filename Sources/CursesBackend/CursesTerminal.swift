@@ -26,6 +26,8 @@ public final class CursesTerminal: TerminalBackend {
     private var closed = false
     /// A self-pipe: `wake` writes a byte, `poll` waits on it beside the keyboard.
     private let wakeRead: Int32, wakeWrite: Int32
+    private let wakeLock = NSLock()
+    private var pipeClosed = false
 
     struct PairKey: Hashable {
         var fg: Int32
@@ -89,8 +91,11 @@ public final class CursesTerminal: TerminalBackend {
         closed = true
         curs_set(1)
         endwin()
+        wakeLock.lock()
+        pipeClosed = true
         Glibc.close(wakeRead)
         Glibc.close(wakeWrite)
+        wakeLock.unlock()
     }
 
     private var screen: UnsafeMutablePointer<WINDOW> { UnsafeMutablePointer(window) }
@@ -175,6 +180,10 @@ public final class CursesTerminal: TerminalBackend {
     }
 
     public func wake() {
+        // From background threads: never write once close() has closed (and the system may reuse) the fd.
+        wakeLock.lock()
+        defer { wakeLock.unlock() }
+        guard !pipeClosed else { return }
         var byte: UInt8 = 1
         _ = write(wakeWrite, &byte, 1)  // a full pipe already holds a wake-up
     }

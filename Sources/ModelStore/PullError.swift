@@ -39,6 +39,9 @@ public enum PullError: Error, CustomStringConvertible, Equatable {
         case .badResponse(let url, let detail):
             return "\(url): unexpected answer (\(detail)); is HF_ENDPOINT a Hugging Face hub?"
         case .checksumMismatch(let file, let url, let expected, let actual):
+            if expected.count == 40 {
+                return "\(file) from \(url) has git blob id \(actual) but the hub's ETag says \(expected); the download was corrupted (or HF_ENDPOINT is a mirror that does not send git blob ids) and has been removed: run the pull again"
+            }
             return "\(file) from \(url) has SHA-256 \(actual) but the hub says \(expected); the download was corrupted and has been removed: run the pull again"
         case .sizeMismatch(let file, let url, let expected, let actual):
             return "\(file) from \(url) is \(actual) bytes but the hub says \(expected); the download has been removed: run the pull again"

@@ -74,6 +74,8 @@ public final class InferenceScheduler: @unchecked Sendable {
     private var pending: [Int: InferenceRequest] = [:]
     /// The run going now: its model and how to stop it.
     private var current: (model: Int, cancellation: Cancellation)?
+    /// The model of the last run started.
+    private var lastModel = -1
     private let deliver: @Sendable (InferenceRequest, Analysis) -> Void
 
     /// - Parameter deliver: called on the background thread with each finished run.
@@ -108,10 +110,17 @@ public final class InferenceScheduler: @unchecked Sendable {
         return running
     }
 
+    /// Which model's waiting request runs next: the models take turns (the first after the last one run, in
+    /// index order), so comparing two while typing does not starve the second.
+    static func nextModel(waiting: [Int], after last: Int) -> Int? {
+        waiting.filter { $0 > last }.min() ?? waiting.min()
+    }
+
     private func drain() {
         while true {
             lock.lock()
-            guard let key = pending.keys.min(), let request = pending.removeValue(forKey: key) else {
+            guard let key = Self.nextModel(waiting: Array(pending.keys), after: lastModel),
+                  let request = pending.removeValue(forKey: key) else {
                 running = false
                 lock.unlock()
                 return
@@ -121,6 +130,7 @@ public final class InferenceScheduler: @unchecked Sendable {
                 continue
             }
             let model = models[request.model]
+            lastModel = request.model
             let cancellation = Cancellation()
             current = (request.model, cancellation)
             lock.unlock()

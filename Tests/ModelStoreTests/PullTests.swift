@@ -92,6 +92,7 @@ final class PullTests: XCTestCase {
             XCTAssertEqual(file, "config.json")
             XCTAssertEqual(expected.count, 40)
             XCTAssertNotEqual(actual, expected)
+            XCTAssertTrue("\(error)".contains("has git blob id \(actual) but the hub's ETag says \(expected)"), "\(error)")
         }
         XCTAssertEqual(incompleteFiles(cache), [])
     }

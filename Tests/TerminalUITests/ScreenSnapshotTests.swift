@@ -110,6 +110,20 @@ final class ScreenSnapshotTests: XCTestCase {
         XCTAssertTrue(screen(state, 160, 40)[39].contains(message))
     }
 
+    /// While the run for an edited text is on its way, the last error stays where it was: the panes do not
+    /// move up and down with every keystroke.
+    func testALongErrorKeepsItsRowsWhileTheNextRunIsOnItsWay() throws {
+        var state = try Fixture.state("no mask here")
+        state.results[0]?.error = "no <mask> yet: type <mask> (or press Ctrl-O) where the model should fill in a word"
+        let before = screen(state)
+        _ = reduce(&state, .textInserted("!"))
+        XCTAssertTrue(state.isUpdating(0))
+        let during = screen(state)
+        XCTAssertEqual(before[21...22], during[21...22], "the message rows stay")
+        XCTAssertTrue(during[23].contains("running…"), during[23])
+        XCTAssertEqual(before.firstIndex { $0.contains("[Candidates]") }, during.firstIndex { $0.contains("[Candidates]") })
+    }
+
     func testCandidatesPaneAlone() throws {
         var buffer = CellBuffer(width: 60, height: 8)
         CandidatesPane.render(try Fixture.state(focus: .candidates), theme: theme, in: buffer.bounds, into: &buffer)
@@ -148,6 +162,16 @@ final class EditorLayoutTests: XCTestCase {
 
     func testAWordWiderThanTheRowIsBrokenBetweenCharacters() {
         XCTAssertEqual(rows("a supercalifragilistic word", width: 8), ["a", "supercal", "ifragili", "stic", "word"])
+    }
+
+    func testCombiningMarksStayWithTheirBaseCharacter() {
+        let p = places("abce\u{301}x", width: 4)
+        XCTAssertEqual(p[4].row, p[3].row, "the accent at the row's edge goes with its e")
+        XCTAssertEqual(p[4].column, p[3].column)
+        XCTAssertEqual(p[5].row, 1)
+        let flag = places("🏳\u{FE0F} a", width: 10)
+        XCTAssertEqual(flag[1].column, 0, "a variation selector after a wide character: on the cell where it starts")
+        XCTAssertEqual(flag[2].column, 2)
     }
 
     func testCursorAfterTheLastCharacterAndAfterAHangingSpace() {

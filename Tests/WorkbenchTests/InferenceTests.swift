@@ -74,6 +74,18 @@ extension InferenceTests {
     }
 }
 
+extension InferenceTests {
+    /// Comparing two models while typing: the runs take turns, so the second model is not starved.
+    func testSchedulerTakesTheModelsInTurn() {
+        XCTAssertEqual(InferenceScheduler.nextModel(waiting: [0, 1], after: -1), 0)
+        XCTAssertEqual(InferenceScheduler.nextModel(waiting: [0, 1], after: 0), 1, "model 0 just ran: model 1's turn")
+        XCTAssertEqual(InferenceScheduler.nextModel(waiting: [1, 0], after: 1), 0)
+        XCTAssertEqual(InferenceScheduler.nextModel(waiting: [0], after: 0), 0)
+        XCTAssertEqual(InferenceScheduler.nextModel(waiting: [2, 0], after: 1), 2)
+        XCTAssertNil(InferenceScheduler.nextModel(waiting: [], after: 0))
+    }
+}
+
 final class Delivered: @unchecked Sendable {
     private let lock = NSLock()
     private var values: [Int] = []

@@ -36,8 +36,8 @@ public enum EditorPane {
             let y = body.y + place.row - firstRow
             guard y >= body.y, y < body.maxY, place.column < body.width else { continue }
             if columnWidth(scalar) == 0 {
-                let x = body.x + max(0, place.column - 1)
-                buffer[x, y].text.unicodeScalars.append(scalar)
+                // placed on the cell where its base character starts (see layout)
+                buffer[body.x + place.column, y].text.unicodeScalars.append(scalar)
             } else {
                 buffer.put(String(scalar), x: body.x + place.column, y: y, style: styles[i])
             }
@@ -51,7 +51,8 @@ public enum EditorPane {
         }
         if focused, !state.showHelp, state.pickerSelection == nil, state.notesEditor == nil {
             let place = places[state.editor.cursor]
-            buffer.cursor = (body.x + min(place.column, body.width - 1), body.y + place.row - firstRow)
+            // after a space hanging past the row's end: in the pane's spare right-hand column
+            buffer.cursor = (body.x + min(place.column, body.width), body.y + place.row - firstRow)
         }
         if firstRow > 0 { buffer.put("↑", x: rect.x, y: body.y, style: theme.dimmed) }
     }
@@ -63,10 +64,18 @@ public enum EditorPane {
         var places: [(row: Int, column: Int)] = []
         places.reserveCapacity(scalars.count + 1)
         var row = 0, column = 0
+        var base = (row: 0, column: 0)  // where the last character with a width starts
         var i = 0
         while i < scalars.count {
+            if columnWidth(scalars[i]) == 0, !scalars[i].properties.isWhitespace {
+                // a combining mark or variation selector goes with its base character's cell
+                places.append(base)
+                i += 1
+                continue
+            }
             if scalars[i].properties.isWhitespace {
                 // A space that would overflow hangs past the row's end (not drawn) instead of starting a row.
+                if column < width { base = (row, column) }
                 places.append((row, column))
                 column += columnWidth(scalars[i])
                 i += 1
@@ -83,11 +92,16 @@ public enum EditorPane {
             }
             for scalar in scalars[i..<end] {
                 let w = columnWidth(scalar)
-                if w > 0, column + w > width {
+                if w == 0 {
+                    places.append(base)
+                    continue
+                }
+                if column + w > width {
                     row += 1
                     column = 0
                 }
-                places.append((row, column))
+                base = (row, column)
+                places.append(base)
                 column += w
             }
             i = end

@@ -68,10 +68,15 @@ public enum StatusLine {
         return " " + parts.joined(separator: " · ") + " "
     }
 
-    /// The latest notice, else the current text's error.
+    /// The latest notice, else the current text's error. While the run for an edited text is on its way the
+    /// last error stays (it is most likely still true), so the rows a long one takes do not come and go
+    /// with every keystroke.
     static func message(_ state: WorkbenchState) -> Notice? {
         if let notice = state.notice { return notice }
-        if let analysis = state.analysis, analysis.text == state.text, let error = analysis.error { return Notice(error, isError: true) }
+        if let analysis = state.analysis, analysis.text == state.text || state.isUpdating(state.activeModel),
+           let error = analysis.error {
+            return Notice(error, isError: true)
+        }
         return nil
     }
 
