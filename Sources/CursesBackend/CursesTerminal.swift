@@ -16,6 +16,66 @@ public enum ColorDepth: String, Sendable {
 /// Set by the signal handlers, read by `poll`; a plain flag is all a handler may touch safely.
 nonisolated(unsafe) private var terminationRequested: sig_atomic_t = 0
 
+/// What the crash handler needs, prepared while allocating is still safe: the terminal's modes from before
+/// curses changed them, the bytes that reset attributes, leave the alternate screen and show the cursor,
+/// and the handlers that were installed before ours (put back when the terminal is closed normally).
+/// The handler itself only calls write(2), tcsetattr(3), sigaction(2) and raise(3), which are
+/// async-signal-safe, unlike endwin().
+private enum CrashRestore {
+    nonisolated(unsafe) static var modes = termios()
+    nonisolated(unsafe) static var haveModes = false
+    nonisolated(unsafe) static var bytes: UnsafeMutablePointer<UInt8>?
+    nonisolated(unsafe) static var byteCount = 0
+    nonisolated(unsafe) static var previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 65)
+    nonisolated(unsafe) static var altStack: UnsafeMutableRawPointer?
+    static let signals = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE]
+
+    /// Captures the modes (before initscr) .
+    static func saveModes() {
+        haveModes = tcgetattr(STDIN_FILENO, &modes) == 0
+    }
+
+    /// Captures the terminfo strings (after initscr) and installs the handlers, on an alternate stack so
+    /// that a stack overflow on the main thread still reaches them.
+    static func install() {
+        var text: [UInt8] = []
+        for name in ["sgr0", "rmcup", "cnorm"] {
+            let value = name.withCString { tigetstr(UnsafeMutablePointer(mutating: $0)) }
+            if let value, Int(bitPattern: value) != -1 { text += Array(String(cString: value).utf8) }
+        }
+        text += Array("\r\n".utf8)
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: text.count)
+        buffer.initialize(from: text, count: text.count)
+        bytes = buffer
+        byteCount = text.count
+
+        let size = 64 * 1024
+        if altStack == nil, let memory = malloc(size) {
+            altStack = memory
+            var stack = stack_t(ss_sp: memory, ss_flags: 0, ss_size: size)
+            _ = sigaltstack(&stack, nil)
+        }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { number in
+            if let bytes = CrashRestore.bytes { _ = write(STDOUT_FILENO, bytes, CrashRestore.byteCount) }
+            if CrashRestore.haveModes { _ = tcsetattr(STDIN_FILENO, TCSANOW, &CrashRestore.modes) }
+            // Then die of it the usual way (delivered again once this handler returns).
+            _ = signal(number, SIG_DFL)
+            _ = raise(number)
+        }
+        action.sa_flags = Int32(SA_ONSTACK)
+        sigemptyset(&action.sa_mask)
+        for number in signals {
+            _ = sigaction(number, &action, previous + Int(number))
+        }
+    }
+
+    /// Puts the earlier handlers back (the terminal is given back already).
+    static func uninstall() {
+        for number in signals { _ = sigaction(number, previous + Int(number), nil) }
+    }
+}
+
 /// The only code that talks to ncurses: opens the screen, draws the cells that changed since the last
 /// frame, reads keys, follows resizes, and gives the terminal back on every way out.
 public final class CursesTerminal: TerminalBackend {
@@ -49,6 +109,7 @@ public final class CursesTerminal: TerminalBackend {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
         (wakeRead, wakeWrite) = (fds[0], fds[1])
+        CrashRestore.saveModes()
         guard let screen = initscr() else {
             Glibc.close(fds[0]); Glibc.close(fds[1])
             throw CursesError.cannotStart
@@ -91,6 +152,7 @@ public final class CursesTerminal: TerminalBackend {
         closed = true
         curs_set(1)
         endwin()
+        CrashRestore.uninstall()
         wakeLock.lock()
         pipeClosed = true
         Glibc.close(wakeRead)
@@ -284,13 +346,7 @@ public final class CursesTerminal: TerminalBackend {
             _ = Foundation.signal(signal) { _ in terminationRequested = 1 }
         }
         // On a crash, give the terminal back before dying the usual way.
-        for signal in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
-            _ = Foundation.signal(signal) { number in
-                endwin()
-                Foundation.signal(number, SIG_DFL)
-                raise(number)
-            }
-        }
+        CrashRestore.install()
     }
 }
 
