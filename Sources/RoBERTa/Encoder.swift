@@ -66,7 +66,9 @@ extension RobertaWeights {
         var v = [Float](repeating: 0, count: n * h)
         var context = [Float](repeating: 0, count: n * h)
         var projected = [Float](repeating: 0, count: n * h)
-        var scores = [Float](repeating: 0, count: heads * n * n) // scores: [heads, n, n]
+        // scores: [heads, n, n], the maps when they are not kept (the kernels write kept ones straight into
+        // `attention`); the OpenBLAS path uses the first head's [n, n] for every head
+        var scores = [Float](repeating: 0, count: capture.attention && compute.useKernels ? 1 : heads * n * n)
         var intermediate = [Float](repeating: 0, count: n * inner)
         var attention: [Float] = capture.attention ? [Float](repeating: 0, count: config.numHiddenLayers * heads * n * n) : []
         var hiddenStates: [Float] = []
