@@ -12,8 +12,10 @@ struct Bench: ParsableCommand {
         discussion: """
             Times whole fill-mask calls (tokenize, forward pass, LM head at the masks, top-k, decode) after
             warm-up runs, for a short (~9 tokens) and a long (~40 tokens) sentence unless --text is given,
-            each with and without attention capture. Scripts/bench-compare runs this and transformers'
-            pipeline on the same checkpoint side by side.
+            each with and without attention capture. Then it types the first sentence into the real
+            workbench loop (an in-memory 80x24 terminal), one key every --typing-interval ms, and reports how
+            long each key waited for its frame and how long the last key's answer took to show.
+            Scripts/bench-compare runs this and transformers' pipeline on the same checkpoint side by side.
             """)
 
     @OptionGroup var modelOptions: ModelOptions

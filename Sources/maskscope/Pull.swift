@@ -14,9 +14,12 @@ struct Pull: ParsableCommand {
         discussion: """
             Fetches config.json, vocab.json, merges.txt, the tokenizer files and model.safetensors into
             HF_HUB_CACHE (else HF_HOME/hub, else ~/.cache/huggingface/hub) in the hub's own layout, so
-            transformers' from_pretrained uses the same files. HF_ENDPOINT overrides the hub address; HF_TOKEN
-            is sent when set. An interrupted pull resumes where it stopped when run again; large files are
-            checked against the SHA-256 the hub publishes.
+            transformers' from_pretrained uses the same files. HF_ENDPOINT overrides the hub address; the
+            token in HF_TOKEN, else the one `huggingface-cli login` saved (HF_TOKEN_PATH, HF_HOME/token,
+            ~/.cache/huggingface/token), is sent to the hub. An interrupted pull resumes where it stopped
+            when run again; large files are checked against the SHA-256 the hub publishes, small ones
+            against their git blob id. Each file is written under huggingface_hub's lock, so a second pull
+            of the same file waits.
             """)
 
     @Argument(help: ArgumentHelp("roberta-base, roberta-large, distilroberta-base or ORG/NAME.", valueName: "name"))
