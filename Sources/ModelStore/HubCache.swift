@@ -8,22 +8,12 @@ public struct HubCache: Sendable, Equatable {
 
     public init(root: URL) { self.root = root }
 
-    /// Where huggingface_hub puts it: HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub,
-    /// else ~/.cache/huggingface/hub. (HUGGINGFACE_HUB_CACHE, the older name of HF_HUB_CACHE, is honoured too.)
+    /// Where huggingface_hub puts it: HF_HUB_CACHE, else HF_HOME/hub (see `huggingFaceHome`).
+    /// (HUGGINGFACE_HUB_CACHE, the older name of HF_HUB_CACHE, is honoured too.)
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) -> HubCache {
-        func value(_ key: String) -> String? {
-            guard let v = environment[key], !v.isEmpty else { return nil }
-            return expandTilde(v, environment: environment)
-        }
-        if let v = value("HF_HUB_CACHE") ?? value("HUGGINGFACE_HUB_CACHE") {
-            return HubCache(root: URL(fileURLWithPath: v, isDirectory: true))
-        }
-        if let home = value("HF_HOME") {
-            return HubCache(root: URL(fileURLWithPath: home, isDirectory: true).appendingPathComponent("hub", isDirectory: true))
-        }
-        let base = value("XDG_CACHE_HOME") ?? (homeDirectory(environment) + "/.cache")
-        return HubCache(root: URL(fileURLWithPath: base, isDirectory: true)
-            .appendingPathComponent("huggingface", isDirectory: true).appendingPathComponent("hub", isDirectory: true))
+        let root = environmentPath("HF_HUB_CACHE", environment) ?? environmentPath("HUGGINGFACE_HUB_CACHE", environment)
+            ?? huggingFaceHome(environment) + "/hub"
+        return HubCache(root: URL(fileURLWithPath: root, isDirectory: true))
     }
 
     /// `models--ORG--NAME` for `ORG/NAME`.
@@ -124,6 +114,18 @@ func isDirectory(_ url: URL) -> Bool {
 
 func modificationDate(_ url: URL) -> Date {
     ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date) ?? .distantPast
+}
+
+/// huggingface_hub's HF_HOME: the variable, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface.
+func huggingFaceHome(_ environment: [String: String]) -> String {
+    environmentPath("HF_HOME", environment)
+        ?? (environmentPath("XDG_CACHE_HOME", environment) ?? homeDirectory(environment) + "/.cache") + "/huggingface"
+}
+
+/// A path from the environment, `~` expanded; nil when unset or empty.
+func environmentPath(_ key: String, _ environment: [String: String]) -> String? {
+    guard let value = environment[key], !value.isEmpty else { return nil }
+    return expandTilde(value, environment: environment)
 }
 
 func homeDirectory(_ environment: [String: String]) -> String {

@@ -43,13 +43,7 @@ public struct HubEndpoint: Sendable, Equatable {
 
     /// The token file huggingface_hub reads when HF_TOKEN is not set.
     static func tokenFile(_ environment: [String: String]) -> String {
-        func value(_ key: String) -> String? {
-            guard let v = environment[key], !v.isEmpty else { return nil }
-            return expandTilde(v, environment: environment)
-        }
-        if let path = value("HF_TOKEN_PATH") { return path }
-        if let home = value("HF_HOME") { return home + "/token" }
-        return (value("XDG_CACHE_HOME") ?? (homeDirectory(environment) + "/.cache")) + "/huggingface/token"
+        environmentPath("HF_TOKEN_PATH", environment) ?? huggingFaceHome(environment) + "/token"
     }
 
     /// `{base}/{repo}/resolve/{revision}/{file}`.

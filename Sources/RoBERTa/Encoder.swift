@@ -106,14 +106,14 @@ extension RobertaWeights {
                 if compute.useKernels {
                     // Fused scores, softmax and context, the heads shared by the pool's threads; the maps go
                     // straight into the capture when kept.
-                    if capture.attention {
-                        attention.withUnsafeMutableBufferPointer { ab in
-                            ms_pool_attention(compute.pool?.pointer, qp, kp, vp, Int32(n), Int32(heads), Int32(d), Int32(h),
-                                              scale, ab.baseAddress! + layerIndex * heads * n * n, cp, Int32(h))
-                        }
-                    } else {
+                    let attend = { (maps: UnsafeMutablePointer<Float>) in
                         ms_pool_attention(compute.pool?.pointer, qp, kp, vp, Int32(n), Int32(heads), Int32(d), Int32(h),
-                                          scale, sp, cp, Int32(h))
+                                          scale, maps, cp, Int32(h))
+                    }
+                    if capture.attention {
+                        attention.withUnsafeMutableBufferPointer { attend($0.baseAddress! + layerIndex * heads * n * n) }
+                    } else {
+                        attend(sp)
                     }
                 } else {
                     for head in 0..<heads {

@@ -19,8 +19,7 @@ struct TypingMeasurement {
     var answersShown: Int
 
     static func run(model: RobertaModel, text: String, interval: Double) -> TypingMeasurement {
-        let info = ModelInfo(name: model.directory.lastPathComponent, path: model.directory.path, layers: model.config.numHiddenLayers,
-                             heads: model.config.numAttentionHeads, maxTokens: model.config.maxTokens, directory: model.directory.path)
+        let info = ModelInfo(model, name: model.directory.lastPathComponent, path: model.directory.path, directory: model.directory.path)
         let state = WorkbenchState(models: [info], text: "", themes: ["mono"], theme: "mono")
         let mailbox = Mailbox()
         let scheduler = InferenceScheduler(models: [model]) { request, analysis in

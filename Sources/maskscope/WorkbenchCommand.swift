@@ -124,8 +124,7 @@ struct WorkbenchCommand: ParsableCommand {
             let title = titles.indices.contains(i) ? titles[i] : m.directory.standardizedFileURL.lastPathComponent
             var name = title
             if titles.indices.contains(where: { $0 != i && titles[$0] == title }) { name += "#\(i + 1)" }
-            return ModelInfo(name: name, path: names.indices.contains(i) ? names[i] : paths[i], layers: m.config.numHiddenLayers, heads: m.config.numAttentionHeads,
-                             maxTokens: m.config.maxTokens, directory: URL(fileURLWithPath: paths[i]).standardizedFileURL.path)
+            return ModelInfo(m, name: name, path: names.indices.contains(i) ? names[i] : paths[i], directory: paths[i])
         }
         var state = WorkbenchState(models: infos, text: text ?? "", themes: themeNames, theme: chosen)
         state.banner = banner
@@ -163,9 +162,7 @@ struct WorkbenchCommand: ParsableCommand {
                     do {
                         let loaded = try RobertaModel.load(directory: URL(fileURLWithPath: request.directory), threads: threads)
                         let index = scheduler.add(loaded)
-                        let info = ModelInfo(name: request.name, path: request.name, layers: loaded.config.numHiddenLayers,
-                                             heads: loaded.config.numAttentionHeads, maxTokens: loaded.config.maxTokens,
-                                             directory: URL(fileURLWithPath: request.directory).standardizedFileURL.path)
+                        let info = ModelInfo(loaded, name: request.name, path: request.name, directory: request.directory)
                         mailbox.post(.modelLoaded(info, index: index))
                     } catch {
                         mailbox.post(.modelLoadFailed(name: request.name, message: String(describing: error)))
@@ -213,5 +210,13 @@ struct WorkbenchCommand: ParsableCommand {
     func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
         Foundation.exit(1)
+    }
+}
+
+extension ModelInfo {
+    /// What the workbench shows of a loaded model, under the name and path it was asked for.
+    init(_ model: RobertaModel, name: String, path: String, directory: String) {
+        self.init(name: name, path: path, layers: model.config.numHiddenLayers, heads: model.config.numAttentionHeads,
+                  maxTokens: model.config.maxTokens, directory: URL(fileURLWithPath: directory).standardizedFileURL.path)
     }
 }

@@ -1,3 +1,4 @@
+import XCTest
 import Foundation
 @testable import RoBERTa
 import Tokenizer
@@ -77,5 +78,12 @@ enum Fixture {
         }
         state.focus = focus
         return state
+    }
+}
+
+extension XCTestCase {
+    /// The lines of the whole screen for `state`, rendered in the mono theme.
+    func screen(_ state: WorkbenchState, _ width: Int = 80, _ height: Int = 24) -> [String] {
+        Screen.render(state, theme: Fixture.mono, width: width, height: height).lines
     }
 }

@@ -6,10 +6,6 @@ import XCTest
 final class PickerAndNotesSnapshotTests: XCTestCase {
     let theme = Fixture.mono
 
-    func screen(_ state: WorkbenchState, _ width: Int = 80, _ height: Int = 24) -> [String] {
-        Screen.render(state, theme: theme, width: width, height: height).lines
-    }
-
     static let catalog = [
         CatalogModel(name: "roberta-base", directory: "/hub/models--FacebookAI--roberta-base/snapshots/abc", layers: 12, hiddenSize: 768,
                      size: "499 MB"),

@@ -6,10 +6,6 @@ import XCTest
 final class ScreenSnapshotTests: XCTestCase {
     let theme = Fixture.mono
 
-    func screen(_ state: WorkbenchState, _ width: Int = 80, _ height: Int = 24) -> [String] {
-        Screen.render(state, theme: theme, width: width, height: height).lines
-    }
-
     func testEditorAndCandidatesAt80x24() throws {
         assertSnapshot(screen(try Fixture.state()), named: "screen-80x24-editor")
     }

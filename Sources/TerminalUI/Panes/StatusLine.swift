@@ -2,10 +2,6 @@ import Workbench
 
 /// The bottom row: model, token count, latency of the last run, top-k, and the latest notice or error.
 public enum StatusLine {
-    public static func render(_ state: WorkbenchState, theme: Theme, in rect: Rect, into buffer: inout CellBuffer) {
-        render(state, theme: theme, in: rect, above: Rect(x: rect.x, y: rect.y, width: 0, height: 0), into: &buffer)
-    }
-
     /// Renders the status row into `rect`; a notice too long for that row goes, word-wrapped, into
     /// `above` (the rows `overflowRows` asked for) instead of being cut.
     public static func render(_ state: WorkbenchState, theme: Theme, in rect: Rect, above: Rect, into buffer: inout CellBuffer) {
