@@ -4,7 +4,7 @@ import Foundation
 public struct ResolvedModel: Sendable, Equatable {
     /// Where the model came from.
     public enum Source: String, Sendable {
-        case directory, cache, demo
+        case directory, cache, pocket
     }
 
     /// What to call it in listings and titles (`roberta-base`, `ORG/NAME`, or the path given).
@@ -27,6 +27,9 @@ public struct ResolvedModel: Sendable, Equatable {
         self.source = source
         self.notes = notes
     }
+
+    /// What a status line calls it: the short name, or the folder's name for a directory given by path.
+    public var title: String { source == .directory ? directory.standardizedFileURL.lastPathComponent : name }
 }
 
 /// Turns what users type after `--model` into a model directory: a directory, a known short name, or a hub id.
@@ -35,16 +38,20 @@ public struct ModelResolver: Sendable {
     /// The directory relative paths are taken from.
     public let workingDirectory: URL
     let environment: [String: String]
+    /// Where `pocket-teacher` and `pocket-student` are looked for (`PocketModels.candidateFolders`).
+    let pocketFolders: [URL]
 
     public init(cache: HubCache = .locate(), workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment, executable: URL? = Bundle.main.executableURL) {
         self.cache = cache
         self.workingDirectory = workingDirectory
         self.environment = environment
+        self.pocketFolders = PocketModels.candidateFolders(environment: environment, executable: executable, workingDirectory: workingDirectory)
     }
 
-    /// `distilroberta-base | roberta-base | roberta-large | ORG/NAME | DIR`: an existing directory wins (as in
-    /// transformers); otherwise the name is looked up in the hub cache under its current id, then its old ones.
+    /// `distilroberta-base | roberta-base | roberta-large | ORG/NAME | DIR | pocket-teacher | pocket-student`: an
+    /// existing directory wins (as in transformers); a pocket model's name is looked for where `PocketModels`
+    /// says; otherwise the name is looked up in the hub cache under its current id, then its old ones.
     public func resolve(_ name: String) throws -> ResolvedModel {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         let expanded = expandTilde(trimmed, environment: environment)
@@ -54,6 +61,12 @@ public struct ModelResolver: Sendable {
             return ResolvedModel(name: trimmed, repoID: nil, directory: path.standardizedFileURL, revision: nil, source: .directory, notes: [])
         }
         if Self.looksLikePath(trimmed) { throw ModelStoreError.directoryNotFound(path.standardizedFileURL.path) }
+        if PocketModels.names.contains(trimmed) {
+            guard let folder = pocketFolders.first(where: { isDirectory($0.appendingPathComponent(trimmed, isDirectory: true)) }) else {
+                throw ModelStoreError.pocketNotFound(name: trimmed, looked: pocketFolders.map(\.path), pullCommand: KnownModels.pullAllCommand)
+            }
+            return PocketModels.resolved(trimmed, in: folder)
+        }
         guard Self.isValidRepoID(trimmed) else { throw ModelStoreError.invalidName(trimmed) }
 
         let known = KnownModels.find(trimmed)

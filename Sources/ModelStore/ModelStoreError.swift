@@ -10,8 +10,10 @@ public enum ModelStoreError: Error, CustomStringConvertible, Equatable {
     case invalidName(String)
     /// The repository folder exists in the cache but holds no usable snapshot.
     case incompleteCache(name: String, folder: String, detail: String, pullCommand: String)
-    /// No real model in the cache and no demo model either.
-    case noModels(cache: String, pullCommand: String)
+    /// `pocket-teacher` or `pocket-student` named, but in none of the folders the pocket models are looked for.
+    case pocketNotFound(name: String, looked: [String], pullCommand: String)
+    /// Nothing to open when no model was named: each place or model tried, with why it did not open.
+    case noModels(tried: [String], pullCommand: String)
 
     public var description: String {
         switch self {
@@ -23,8 +25,10 @@ public enum ModelStoreError: Error, CustomStringConvertible, Equatable {
             return "\"\(name)\" is neither a model directory nor a model name; use roberta-base, roberta-large, distilroberta-base, ORG/NAME or a directory"
         case .incompleteCache(let name, let folder, let detail, let pullCommand):
             return "model \(name) in \(folder) is incomplete (\(detail)); download it again with: \(pullCommand)"
-        case .noModels(let cache, let pullCommand):
-            return "no model in \(cache) and no bundled demo model (set MASKSCOPE_DEMO_MODEL or run from the repository); download one with: \(pullCommand)"
+        case .pocketNotFound(let name, let looked, let pullCommand):
+            return "model \(name) not found; looked in \(looked.joined(separator: ", ")) (\(PocketModels.environmentKey) names the folder that holds pocket-teacher/ and pocket-student/). The real models: \(pullCommand)"
+        case .noModels(let tried, let pullCommand):
+            return "no model to open; tried \(tried.joined(separator: "; ")). Download the real models with: \(pullCommand)"
         }
     }
 }

@@ -21,8 +21,9 @@ public enum Screen {
         let screen = buffer.bounds
         var (main, status) = screen.splitTop(height - 1)
         if let banner = state.banner {
-            // On top, in the selection colours, wrapped over as many rows as it needs (at most 3).
-            let rows = min(3, (banner.count + width - 3) / max(1, width - 2))
+            // On top, in the selection colours, wrapped at words (and at its newlines) over as many rows as
+            // it needs, at most 3.
+            let rows = min(3, PaneTitle.wrappedLines(banner, width: width - 2).count)
             let (top, rest) = main.splitTop(rows)
             buffer.fill(top, with: Cell(" ", theme.selected))
             _ = PaneTitle.wrap(banner, style: theme.selected, in: Rect(x: 1, y: top.y, width: width - 2, height: rows), into: &buffer)

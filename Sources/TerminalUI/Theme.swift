@@ -161,3 +161,25 @@ extension Theme {
         return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("mono.json").path) }
     }
 }
+
+extension Theme {
+    /// The themes a workbench can cycle through: only the built-in `mono` under NO_COLOR (or when no theme
+    /// file loads), else every theme in the themes folder.
+    public static func available(noColor: Bool, executable: URL) -> [Theme] {
+        guard !noColor, let directory = findDirectory(executable: executable) else { return [monochromeFallback] }
+        let found = loadAll(from: directory).themes
+        return found.isEmpty ? [monochromeFallback] : found
+    }
+
+    /// The theme to open with: `mono` under NO_COLOR; else `--theme` (`requested`; an unknown name is an
+    /// error), else the session's (`saved`; an unknown one is passed over), else `dark`, else the first.
+    public static func choose(requested: String?, saved: String?, available: [String], noColor: Bool) throws -> String {
+        if noColor { return "mono" }
+        if let requested {
+            guard available.contains(requested) else { throw ThemeError.unknown(name: requested, available: available) }
+            return requested
+        }
+        if let saved, available.contains(saved) { return saved }
+        return available.contains("dark") ? "dark" : (available.first ?? "mono")
+    }
+}

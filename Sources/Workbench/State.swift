@@ -75,7 +75,7 @@ public struct WorkbenchState: Equatable, Sendable {
     public var pickerSelection: Int?
     /// The model being loaded in the background, by name.
     public var loadingModel: String?
-    /// A line kept on top of the screen, e.g. that the demo model's predictions mean nothing.
+    /// A line kept on top of the screen (a newline in it starts a row), e.g. what the pocket models are.
     public var banner: String?
     /// Where `save` writes; nil until a session was opened or saved.
     public var sessionPath: String?

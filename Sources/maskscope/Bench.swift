@@ -48,7 +48,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let start = monotonicSeconds()
-        let model = try modelOptions.load()
+        let (model, name) = try modelOptions.load()
         let loadSeconds = monotonicSeconds() - start
         let texts = text.isEmpty ? Self.defaultTexts : text
         var firstAnswerSeconds: Double?
@@ -78,7 +78,7 @@ struct Bench: ParsableCommand {
                                   ("median_ms", .number(ms(r.median))), ("p90_ms", .number(ms(r.p90))), ("min_ms", .number(ms(r.min)))])
             }
             emit(JSONValue.object([
-                ("model", .string(modelOptions.model)), ("layers", .int(model.config.numHiddenLayers)),
+                ("model", .string(name)), ("layers", .int(model.config.numHiddenLayers)),
                 ("hidden", .int(model.config.hiddenSize)), ("threads", .int(threads)), ("kernels", .string(model.kernelName)),
                 ("matrices", .string(model.weightsSummary.matrixDType)), ("runs", .int(runs)),
                 ("load_ms", .number(ms(loadSeconds))), ("first_answer_ms", .number(ms(firstAnswerSeconds ?? 0))),
@@ -93,7 +93,7 @@ struct Bench: ParsableCommand {
             ]).serialized())
             return
         }
-        emit("model      \(modelOptions.model) (\(model.config.numHiddenLayers) layers, hidden \(model.config.hiddenSize), \(model.weightsSummary.dtypes.joined(separator: "/")))")
+        emit("model      \(name) (\(model.config.numHiddenLayers) layers, hidden \(model.config.hiddenSize), \(model.weightsSummary.dtypes.joined(separator: "/")))")
         emit("threads    \(threads), \(model.kernelName) kernels, weight matrices kept as \(model.weightsSummary.matrixDType), \(runs) timed runs after \(warmup) warm-up")
         emit("load       \(String(format: "%.1f", ms(loadSeconds))) ms   first answer \(String(format: "%.1f", ms(firstAnswerSeconds ?? 0))) ms after start of load")
         emit("peak RSS   \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")

@@ -30,7 +30,7 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let model = try modelOptions.load()
+        let model = try modelOptions.load().model
         let result = try model.fillMask(text, options: FillMaskOptions(
             topK: topK, truncate: truncate, capture: CaptureOptions(attention: true)))
         for message in result.warnings { warn(message) }

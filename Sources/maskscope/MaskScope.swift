@@ -16,23 +16,36 @@ struct MaskScope: ParsableCommand {
 
 /// Options every command that loads a model shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("roberta-base, roberta-large, distilroberta-base or ORG/NAME from the Hugging Face cache (see `maskscope models`), or a model directory (config.json, vocab.json, merges.txt, model.safetensors).", valueName: "name|dir"))
-    var model: String
+    @Option(name: .long, help: ArgumentHelp("roberta-base, roberta-large, distilroberta-base or ORG/NAME from the Hugging Face cache (see `maskscope models`), pocket-teacher, pocket-student, or a model directory (config.json, vocab.json, merges.txt, model.safetensors). Default: the first model in the cache, else pocket-teacher.", valueName: "name|dir"))
+    var model: String?
 
     @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core).", valueName: "n"))
     var threads: Int?
-
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
     }
 
-    /// Resolves the name or directory (through the hub cache) and loads the model with the requested thread count.
-    func load() throws -> RobertaModel {
-        let resolved = try ModelResolver().resolve(model)
-        for note in resolved.notes { warn(note) }
-        return try RobertaModel.load(directory: resolved.directory, threads: threads)
+    /// Loads the named model (a name resolves through the hub cache) or, with no --model, the first that the
+    /// startup policy opens.
+    func load() throws -> (model: RobertaModel, name: String) {
+        try openModel(model) { try RobertaModel.load(directory: $0.directory, threads: threads) }
     }
+}
+
+/// Opens what --model names (a directory, or a name resolved through the hub cache or to a pocket model)
+/// with `load`, or with no --model the first model the startup policy opens (the first cached one, else
+/// pocket-teacher). Fallbacks, skipped models and the use of a pocket model are `warning:` lines on stderr.
+func openModel<Model>(_ name: String?, load: (ResolvedModel) throws -> Model) throws -> (model: Model, name: String) {
+    guard let name else {
+        let selection = try StartupPolicy().open(limit: 1, load: load)
+        for message in selection.warnings { warn(message) }
+        for note in selection.first.resolved.notes { warn(note) }
+        return (selection.first.model, selection.first.resolved.name)
+    }
+    let resolved = try ModelResolver().resolve(name)
+    for note in resolved.notes { warn(note) }
+    return (try load(resolved), name)
 }
 
 /// Writes a line to standard error.

@@ -8,7 +8,9 @@ struct Models: ParsableCommand {
         abstract: "List the models in the Hugging Face cache and the known ones not downloaded yet.",
         discussion: """
             The cache is HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub, as transformers uses it.
-            Any listed name works as --model NAME. With --json prints {"cache", "models": [...], "demo"}.
+            Any listed name works as --model NAME. With no model in the cache, the pocket models (pocket-teacher,
+            pocket-student: small models trained in this repository, not RoBERTa) open instead; they are listed
+            last. With --json prints {"cache", "models": [...], "pocket": [paths]}.
             """)
 
     @Flag(help: "Print one JSON object.")
@@ -16,18 +18,21 @@ struct Models: ParsableCommand {
 
     func run() throws {
         let cache = HubCache.locate()
-        let entries = ModelCatalog(cache: cache).entries()
-        let demo = DemoModel.locate()
+        let catalog = ModelCatalog(cache: cache)
+        let entries = catalog.entries()
+        // The pocket models that are there (a directory, complete or not), teacher first.
+        let pocket = StartupPolicy(catalog: catalog).pocketModels().filter { FileManager.default.fileExists(atPath: $0.directory.path) }
+            .map { ModelCatalog.entry(forDirectory: $0.directory, name: $0.name) }
         if json {
-            emit(modelsJSON(cache: cache, entries: entries, demo: demo).serialized())
+            emit(modelsJSON(cache: cache, entries: entries, pocket: pocket).serialized())
             return
         }
-        for line in modelsTable(cache: cache, entries: entries, demo: demo) { emit(line) }
+        for line in modelsTable(cache: cache, entries: entries, pocket: pocket) { emit(line) }
     }
 }
 
 /// The readable listing: present models, then the ones a pull would fetch.
-func modelsTable(cache: HubCache, entries: [ModelEntry], demo: URL?) -> [String] {
+func modelsTable(cache: HubCache, entries: [ModelEntry], pocket: [ModelEntry]) -> [String] {
     var lines = ["Hugging Face cache: \(cache.root.path)" + (FileManager.default.fileExists(atPath: cache.root.path) ? "" : " (does not exist yet)")]
     let header = pad("NAME", 30) + pad("SIZE", 10) + pad("DTYPE", 7) + pad("LAYERS", 8) + pad("HIDDEN", 8)
     let present = entries.filter(\.present)
@@ -57,14 +62,22 @@ func modelsTable(cache: HubCache, entries: [ModelEntry], demo: URL?) -> [String]
         }
     }
     lines.append("")
-    if let demo {
-        lines.append("Demo model (random weights, predictions mean nothing): \(demo.path)")
+    if pocket.isEmpty {
+        lines.append("No pocket models found (\(PocketModels.environmentKey) names the folder that holds pocket-teacher/ and pocket-student/).")
+    } else {
+        lines.append("Pocket models (small, trained in this repository, not RoBERTa; opened when the cache has no model):")
+        lines.append(header + "PATH")
+        for e in pocket {
+            lines.append(row(e, last: e.directory?.path ?? ""))
+            for note in e.notes { lines.append("    note: \(note)") }
+        }
     }
-    lines.append("Fetch the real models with: \(DemoModel.fetchCommand)")
+    lines.append("")
+    lines.append("Fetch the real models with: \(KnownModels.pullAllCommand)")
     return lines
 }
 
-func modelsJSON(cache: HubCache, entries: [ModelEntry], demo: URL?) -> JSONValue {
+func modelsJSON(cache: HubCache, entries: [ModelEntry], pocket: [ModelEntry]) -> JSONValue {
     func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
     func optional(_ n: Int?) -> JSONValue { n.map { .int($0) } ?? .null }
     let models = entries.map { e in
@@ -76,5 +89,6 @@ func modelsJSON(cache: HubCache, entries: [ModelEntry], demo: URL?) -> JSONValue
             ("pull_command", optional(e.pullCommand)), ("notes", .array(e.notes.map { .string($0) })),
         ])
     }
-    return .object([("cache", .string(cache.root.path)), ("models", .array(models)), ("demo", optional(demo?.path))])
+    return .object([("cache", .string(cache.root.path)), ("models", .array(models)),
+                    ("pocket", .array(pocket.compactMap { $0.directory.map { .string($0.path) } }))])
 }

@@ -40,7 +40,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let requests = try readRequests()
-        let model = try modelOptions.load()
+        let model = try modelOptions.load().model
         if requests.count == 1, case .success(let request) = requests[0].parsed, !requests[0].isLine {
             emit(try answer(request, model: model).serialized())
             return

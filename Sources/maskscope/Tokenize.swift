@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelStore
 import RoBERTa
 import Tokenizer
 
@@ -13,8 +14,8 @@ struct Tokenize: ParsableCommand {
             offsets count Unicode code points, as the tokenizers library reports them.
             """)
 
-    @Option(name: .long, help: ArgumentHelp("Model directory (only vocab.json and merges.txt are read).", valueName: "dir"))
-    var model: String
+    @Option(name: .long, help: ArgumentHelp("A model directory (only vocab.json and merges.txt, or tokenizer.json, are read) or a name, as for predict. Default: the first model in the cache, else pocket-teacher.", valueName: "name|dir"))
+    var model: String?
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -26,7 +27,7 @@ struct Tokenize: ParsableCommand {
     var text: String
 
     func run() throws {
-        let tokenizer = try BPETokenizer.load(directory: URL(fileURLWithPath: model))
+        let tokenizer = try openModel(model) { try BPETokenizer.load(directory: $0.directory) }.model
         let encoding = tokenizer.encode(text, addSpecialTokens: !noSpecialTokens, trace: true)
         if json {
             emit(tokenizeJSON(encoding).serialized())

@@ -18,7 +18,7 @@ struct WorkbenchCommand: ParsableCommand {
             """)
 
     @Option(name: .long, parsing: .singleValue,
-            help: ArgumentHelp("roberta-base, roberta-large, distilroberta-base, ORG/NAME (Hugging Face cache) or a model directory; give two to switch and compare. Default: the models in the cache, else the bundled demo.", valueName: "name|dir"))
+            help: ArgumentHelp("roberta-base, roberta-large, distilroberta-base, ORG/NAME (Hugging Face cache) or a model directory; give two to switch and compare. Default: the models in the cache, else pocket-teacher and pocket-student (small models trained here).", valueName: "name|dir"))
     var model: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Open a saved session (sessions/NAME.json).", valueName: "file"))
@@ -43,109 +43,59 @@ struct WorkbenchCommand: ParsableCommand {
 
     func run() throws {
         // Everything that can fail on the command line fails here, before the screen opens.
+        let options = LaunchOptions(models: model, sessionFile: session, theme: theme, text: text, topK: topK)
         var opened: Session?
         if let session {
             do { opened = try Session.load(from: session) } catch { fail(String(describing: error)) }
         }
-        var names = model.isEmpty ? (opened?.models ?? []) : model
-        var paths: [String] = []
-        // What the status line calls each model: the short name for cached ones, else the folder's name.
-        var titles: [String] = []
+        let load = { [threads] (resolved: ResolvedModel) in try RobertaModel.load(directory: resolved.directory, threads: threads) }
+        // Each model with what a session saves for it (as named) and what the status line calls it.
+        var models: [(model: RobertaModel, given: String, title: String)] = []
         var banner: String?
-        // Without --model, a cached model that does not load is passed over (and named in the status line).
-        var skipBroken = false
-        if names.isEmpty {
-            // No model named: the real ones in the Hugging Face cache, else the bundled demo with a banner.
+        var notice: String?
+        let named = WorkbenchLaunch.models(options, session: opened)
+        if named.isEmpty {
+            // None named: the startup policy (cached models, else the pocket pair); the first two that load.
             do {
-                let startup = try ModelCatalog().startupModels()
-                // Every candidate: one that fails to load is skipped below, the first two that load are opened.
-                names = startup.models.map { $0.source == .cache ? $0.name : $0.directory.path }
-                paths = startup.models.map(\.directory.path)
-                titles = startup.models.map { $0.source == .cache ? $0.name : $0.directory.standardizedFileURL.lastPathComponent }
-                skipBroken = true
-                banner = startup.banner
+                let selection = try StartupPolicy().open(limit: 2, load: load)
+                models = selection.models.map { ($0.model, $0.resolved.name, $0.resolved.title) }
+                banner = selection.banner
+                notice = selection.notice
             } catch {
                 fail(String(describing: error))
             }
         } else {
-            // Sessions keep the models as they were named; names resolve through the cache, paths as given
-            // (a session's relative paths also from the folder above the session's).
-            let candidates = model.isEmpty ? resolvedSessionModels(opened) : model
-            for candidate in candidates {
-                do {
-                    let resolved = try ModelResolver().resolve(candidate)
-                    paths.append(resolved.directory.path)
-                    titles.append(resolved.source == .cache ? resolved.name : resolved.directory.standardizedFileURL.lastPathComponent)
-                } catch {
-                    fail(String(describing: error))
+            for entry in named {
+                let resolved: ResolvedModel
+                do { resolved = try ModelResolver().resolve(entry.lookup) } catch { fail(String(describing: error)) }
+                do { models.append((try load(resolved), entry.given, resolved.title)) } catch {
+                    fail("cannot load model \(resolved.directory.path): \(error)")
                 }
             }
         }
-        var models: [RobertaModel] = []
-        var skipped: [String] = []
-        var firstFailure: String?
-        var kept: [Int] = []
-        for (i, path) in paths.enumerated() {
-            if skipBroken, models.count == 2 { break }
-            do {
-                models.append(try RobertaModel.load(directory: URL(fileURLWithPath: path), threads: threads))
-                kept.append(i)
-            } catch {
-                let message = "cannot load model \(path): \(error)"
-                guard skipBroken else { fail(message) }
-                skipped.append(titles.indices.contains(i) ? titles[i] : path)
-                if firstFailure == nil { firstFailure = message }
-            }
-        }
-        if skipBroken {
-            if models.isEmpty { fail(firstFailure ?? "no model could be loaded") }
-            names = kept.map { names[$0] }
-            paths = kept.map { paths[$0] }
-            titles = kept.map { titles[$0] }
-        }
 
         let noColor = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
-        var themes: [Theme] = [Theme.monochromeFallback]
-        if !noColor, let directory = Theme.findDirectory(executable: URL(fileURLWithPath: CommandLine.arguments[0])) {
-            let found = Theme.loadAll(from: directory)
-            if !found.themes.isEmpty { themes = found.themes }
-        }
-        let themeNames = themes.map(\.name)
-        var chosen = noColor ? "mono" : (themeNames.contains("dark") ? "dark" : themeNames[0])
-        if let wanted = theme ?? opened?.theme, !noColor {
-            if themeNames.contains(wanted) {
-                chosen = wanted
-            } else if theme != nil {
-                fail(String(describing: ThemeError.unknown(name: wanted, available: themeNames)))
-            }
+        let themes = Theme.available(noColor: noColor, executable: URL(fileURLWithPath: CommandLine.arguments[0]))
+        let chosen: String
+        do { chosen = try Theme.choose(requested: theme, saved: opened?.theme, available: themes.map(\.name), noColor: noColor) } catch {
+            fail(String(describing: error))
         }
 
         let infos = models.enumerated().map { i, m -> ModelInfo in
-            let title = titles.indices.contains(i) ? titles[i] : m.directory.standardizedFileURL.lastPathComponent
-            var name = title
-            if titles.indices.contains(where: { $0 != i && titles[$0] == title }) { name += "#\(i + 1)" }
-            return ModelInfo(m, name: name, path: names.indices.contains(i) ? names[i] : paths[i], directory: paths[i])
+            var name = m.title
+            if models.indices.contains(where: { $0 != i && models[$0].title == m.title }) { name += "#\(i + 1)" }
+            return ModelInfo(m.model, name: name, path: m.given, directory: m.model.directory.path)
         }
-        var state = WorkbenchState(models: infos, text: text ?? "", themes: themeNames, theme: chosen)
+        var state = WorkbenchLaunch.state(models: infos, options: options, session: opened, themes: themes.map(\.name), theme: chosen)
         state.banner = banner
         state.catalog = Self.catalog()
-        if !skipped.isEmpty {
-            state.notice = Notice("could not load \(skipped.joined(separator: ", ")) from the cache; F5 lists the models, Enter on one says why", isError: true)
-        }
-        if let opened {
-            state.restore(opened)
-            state.sessionPath = session
-            if let text { state.editor.setText(text) }
-        } else if text == nil {
-            state.editor.setText("Paris is the <mask> of France.")
-        }
-        if let topK { state.topK = topK }
+        if let notice { state.notice = Notice(notice, isError: true) }
 
         let terminal: CursesTerminal
         do { terminal = try CursesTerminal(colors: !noColor) } catch { fail(String(describing: error)) }
         defer { terminal.close() }
         let mailbox = Mailbox()
-        let scheduler = InferenceScheduler(models: models) { request, analysis in
+        let scheduler = InferenceScheduler(models: models.map(\.model)) { request, analysis in
             mailbox.post(.inferenceFinished(id: request.id, model: request.model, analysis: analysis))
         }
         let app = WorkbenchApp(
@@ -192,18 +142,6 @@ struct WorkbenchCommand: ParsableCommand {
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         formatter.locale = Locale(identifier: "en_US_POSIX")
         return "sessions/session-\(formatter.string(from: Date())).json"
-    }
-
-    /// A session's model paths: as written when they exist from here, else relative to the folder above
-    /// the session's (so sessions/*.json in the repository find Tests/Fixtures/...).
-    func resolvedSessionModels(_ session: Session?) -> [String] {
-        guard let session, let file = self.session else { return [] }
-        let root = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent()
-        return session.models.map { path in
-            if path.hasPrefix("/") || FileManager.default.fileExists(atPath: path) { return path }
-            let candidate = root.appendingPathComponent(path).path
-            return FileManager.default.fileExists(atPath: candidate) ? candidate : path
-        }
     }
 
     /// One line on stderr, exit status 1.

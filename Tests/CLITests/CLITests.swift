@@ -1,5 +1,4 @@
 import Foundation
-import TestSupport
 import XCTest
 @testable import maskscope
 
@@ -8,27 +7,10 @@ final class CLITests: XCTestCase {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny").path
 
-    /// The maskscope binary next to this test bundle.
-    static var binary: URL { TestBinary.maskscope(near: Bundle(for: CLITests.self), repoRoot: repoRoot) }
-
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
+    typealias Run = BinaryRun
 
     func run(_ arguments: [String], stdin: String? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                   stderr: String(decoding: errData, as: UTF8.self))
+        try runMaskscope(arguments, stdin: stdin)
     }
 
     func reference() throws -> [String: Any] {

@@ -114,6 +114,37 @@ final class WorkbenchTmuxTests: XCTestCase {
         XCTAssertEqual(try tmux(["display-message", "-p", "-t", session, "#{cursor_flag}"]).trimmingCharacters(in: .whitespacesAndNewlines), "1")
     }
 
+    /// No --model and an empty cache: the pocket pair (fixture copies here) opens, teacher active, under the
+    /// two-row banner; F3 compares the teacher with the student at once.
+    func testWithoutModelThePocketPairOpensUnderTheBanner() throws {
+        guard Self.tmuxPath != nil else {
+            throw XCTSkip("tmux is not installed (Scripts/bootstrap installs it); the end-to-end workbench test needs it")
+        }
+        let fm = FileManager.default
+        let scratch = fm.temporaryDirectory.appendingPathComponent("maskscope-e2e-\(UUID().uuidString)")
+        defer { try? fm.removeItem(at: scratch) }
+        let cache = scratch.appendingPathComponent("hub"), pocket = scratch.appendingPathComponent("pocket")
+        try fm.createDirectory(at: cache, withIntermediateDirectories: true)
+        try fm.createDirectory(at: pocket, withIntermediateDirectories: true)
+        let fixtures = Self.repoRoot.appendingPathComponent("Tests/Fixtures/models")
+        try fm.copyItem(at: fixtures.appendingPathComponent("tiny"), to: pocket.appendingPathComponent("pocket-teacher"))
+        try fm.copyItem(at: fixtures.appendingPathComponent("tiny-untied"), to: pocket.appendingPathComponent("pocket-student"))
+        let command = "HF_HUB_CACHE='\(cache.path)' MASKSCOPE_POCKET_MODELS='\(pocket.path)' TERM=xterm-256color "
+            + "timeout --foreground 120 '\(Self.binary.path)'; echo MASKSCOPE-EXIT=$?; sleep 30"
+        try tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24", command])
+        let opened = try waitFor("the workbench to open on the pocket teacher") { $0.contains("pocket-teacher (1/2)") }
+        let rows = opened.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        XCTAssertTrue(rows[0].hasPrefix("Pocket models (not RoBERTa)"), opened)
+        XCTAssertEqual(rows[1], "Real models: maskscope pull roberta-base roberta-large distilroberta-base", opened)
+        XCTAssertTrue(rows[3].contains("Paris is the <mask> of France."), opened)
+
+        try tmux(["send-keys", "-t", session, "F3"])
+        _ = try waitFor("the student beside the teacher") { $0.contains("vs pocket-student") }
+        try tmux(["send-keys", "-t", session, "C-c"])
+        let after = try waitFor("the program to exit") { $0.contains("MASKSCOPE-EXIT=") }
+        XCTAssertTrue(after.contains("MASKSCOPE-EXIT=0"), after)
+    }
+
     func testBadModelIsOneLineErrorBeforeTheScreenOpens() throws {
         let process = Process()
         process.executableURL = Self.binary

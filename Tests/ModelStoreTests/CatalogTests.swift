@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import ModelStore
 
-/// `maskscope models` and the first-run choice of models.
+/// `maskscope models`: what the cache holds and what can be pulled.
 final class CatalogTests: XCTestCase {
     func testListingDescribesCachedModelsAndOffersTheMissingKnownOnes() throws {
         let cache = try scratchDirectory()
@@ -39,48 +39,5 @@ final class CatalogTests: XCTestCase {
         let entry = try XCTUnwrap(ModelCatalog(cache: HubCache(root: cache)).entries().first { $0.name == "google-bert/bert-base-uncased" })
         XCTAssertFalse(entry.loadable)
         XCTAssertTrue(entry.notes.contains { $0.contains("model_type bert") }, "\(entry.notes)")
-    }
-
-    func testFirstRunOpensTheDemoWithABannerAndThePullCommand() throws {
-        let cache = try scratchDirectory()
-        let startup = try ModelCatalog(cache: HubCache(root: cache)).startupModels(demo: TestPaths.tiny)
-        XCTAssertTrue(startup.isDemo)
-        XCTAssertEqual(startup.models.map(\.source), [.demo])
-        XCTAssertEqual(startup.models.first?.directory.path, TestPaths.tiny.path)
-        let banner = try XCTUnwrap(startup.banner)
-        XCTAssertTrue(banner.contains("mean nothing"))
-        XCTAssertTrue(banner.contains("maskscope pull roberta-base roberta-large distilroberta-base"), banner)
-        XCTAssertEqual(startup.pullable.map(\.name), ["roberta-base", "roberta-large", "distilroberta-base"])
-        XCTAssertThrowsError(try ModelCatalog(cache: HubCache(root: cache)).startupModels(demo: nil)) { error in
-            guard case ModelStoreError.noModels = error else { return XCTFail("got \(error)") }
-        }
-    }
-
-    func testRealModelsInTheCacheReplaceTheDemo() throws {
-        let cache = try scratchDirectory()
-        try makeCachedModel(in: cache, repoID: "roberta-large")            // old id
-        try makeCachedModel(in: cache, repoID: "FacebookAI/roberta-base")
-        let startup = try ModelCatalog(cache: HubCache(root: cache)).startupModels(demo: TestPaths.tiny)
-        XCTAssertFalse(startup.isDemo)
-        XCTAssertNil(startup.banner)
-        XCTAssertEqual(startup.models.map(\.name), ["roberta-base", "roberta-large"])
-        XCTAssertEqual(startup.pullable.map(\.name), ["distilroberta-base"])
-    }
-
-    func testDemoModelIsFoundFromTheEnvironmentTheExecutableOrTheRepository() throws {
-        XCTAssertEqual(DemoModel.locate(environment: ["MASKSCOPE_DEMO_MODEL": TestPaths.tiny.path], executable: nil,
-                                        workingDirectory: try scratchDirectory())?.path, TestPaths.tiny.path)
-        // A build inside the repository: .build/debug/maskscope finds models/demo three folders up.
-        let executable = TestPaths.repoRoot.appendingPathComponent(".build/x86_64-unknown-linux-gnu/debug/maskscope")
-        XCTAssertEqual(DemoModel.locate(environment: [:], executable: executable, workingDirectory: try scratchDirectory())?.standardizedFileURL.path,
-                       TestPaths.repoRoot.appendingPathComponent("models/demo").standardizedFileURL.path)
-        XCTAssertNil(DemoModel.locate(environment: [:], executable: nil, workingDirectory: try scratchDirectory()))
-    }
-
-    func testBundledDemoIsTheTinyFixture() throws {
-        for file in TestPaths.modelFiles {
-            XCTAssertEqual(try Data(contentsOf: TestPaths.repoRoot.appendingPathComponent("models/demo/\(file)")),
-                           try Data(contentsOf: TestPaths.tiny.appendingPathComponent(file)), file)
-        }
     }
 }

@@ -7,6 +7,8 @@ enum TestPaths {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny")
     static let tinyBin = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny-bin")
+    /// 3 layers, hidden 16, its own decoder: told apart from `tiny` (2 layers) by its layer count.
+    static let tinyUntied = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny-untied")
     static let fakeHubScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("FakeHub/fake_hub.py")
     static let modelFiles = ["config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "model.safetensors"]
 }

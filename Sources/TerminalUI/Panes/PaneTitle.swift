@@ -35,24 +35,31 @@ enum PaneTitle {
     /// Writes `text` word-wrapped into the rows of `rect`; returns the rows used.
     @discardableResult
     static func wrap(_ text: String, style: Style, in rect: Rect, into buffer: inout CellBuffer) -> Int {
-        var line = ""
-        var row = 0
-        func flush() {
-            if row < rect.height { buffer.put(line, x: rect.x, y: rect.y + row, style: style, maxWidth: rect.width) }
-            row += 1
-            line = ""
+        let lines = wrappedLines(text, width: rect.width)
+        for (row, line) in lines.prefix(max(0, rect.height)).enumerated() {
+            buffer.put(line, x: rect.x, y: rect.y + row, style: style, maxWidth: rect.width)
         }
-        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
-            let candidate = line.isEmpty ? String(word) : line + " " + word
-            if columnWidth(candidate) > rect.width, !line.isEmpty {
-                flush()
-                line = String(word)
-            } else {
-                line = candidate
+        return min(lines.count, rect.height)
+    }
+
+    /// `text` broken at spaces into lines of at most `width` columns (a longer word keeps a line to itself,
+    /// to be cut); a newline always starts a new line.
+    static func wrappedLines(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = ""
+            for word in paragraph.split(separator: " ", omittingEmptySubsequences: false) {
+                let candidate = line.isEmpty ? String(word) : line + " " + word
+                if columnWidth(candidate) > width, !line.isEmpty {
+                    lines.append(line)
+                    line = String(word)
+                } else {
+                    line = candidate
+                }
             }
+            if !line.isEmpty { lines.append(line) }
         }
-        if !line.isEmpty { flush() }
-        return min(row, rect.height)
+        return lines
     }
 }
 

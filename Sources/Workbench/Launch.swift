@@ -1,0 +1,69 @@
+import Foundation
+
+/// What the workbench's command line asked for, before a saved session and the defaults fill in the rest.
+public struct LaunchOptions: Equatable, Sendable {
+    /// `--model`, in order (names or directories).
+    public var models: [String]
+    /// `--session FILE`.
+    public var sessionFile: String?
+    public var theme: String?
+    public var text: String?
+    public var topK: Int?
+
+    public init(models: [String] = [], sessionFile: String? = nil, theme: String? = nil, text: String? = nil, topK: Int? = nil) {
+        self.models = models
+        self.sessionFile = sessionFile
+        self.theme = theme
+        self.text = text
+        self.topK = topK
+    }
+}
+
+/// A model to open: as it was named (what a saved session keeps) and what to resolve to find it.
+public struct NamedModel: Equatable, Sendable {
+    public let given: String
+    public let lookup: String
+
+    public init(given: String, lookup: String) {
+        self.given = given
+        self.lookup = lookup
+    }
+}
+
+/// How the command line, a saved session and the defaults combine into the workbench's first state: a
+/// flag wins over the session, the session over the defaults.
+public enum WorkbenchLaunch {
+    /// The sentence a workbench opens with when neither `--text` nor a session gives one.
+    public static let sampleText = "Paris is the <mask> of France."
+
+    /// The models to open: `--model`, else the session's, else none (the startup policy then chooses). A
+    /// session's relative path is taken as written when it exists from here, else from the folder above the
+    /// session file's (so sessions/*.json in the repository find Tests/Fixtures/...); names stay names.
+    public static func models(_ options: LaunchOptions, session: Session?,
+                              fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) -> [NamedModel] {
+        if !options.models.isEmpty { return options.models.map { NamedModel(given: $0, lookup: $0) } }
+        guard let session else { return [] }
+        let root = options.sessionFile.map { URL(fileURLWithPath: $0).deletingLastPathComponent().deletingLastPathComponent() }
+        return session.models.map { path in
+            guard let root, !path.hasPrefix("/"), !fileExists(path) else { return NamedModel(given: path, lookup: path) }
+            let candidate = root.appendingPathComponent(path).path
+            return NamedModel(given: path, lookup: fileExists(candidate) ? candidate : path)
+        }
+    }
+
+    /// The first state: the session restored (when one was opened), then `--text` and `--top-k` over it, and
+    /// `theme` (already chosen from the flag, the session and the defaults) kept; without a session or
+    /// `--text`, the sample sentence.
+    public static func state(models: [ModelInfo], options: LaunchOptions, session: Session?,
+                             themes: [String], theme: String) -> WorkbenchState {
+        var state = WorkbenchState(models: models, text: options.text ?? sampleText, themes: themes, theme: theme)
+        if let session {
+            state.restore(session)
+            state.theme = theme
+            state.sessionPath = options.sessionFile
+            if let text = options.text { state.editor.setText(text) }
+        }
+        if let topK = options.topK { state.topK = topK }
+        return state
+    }
+}
