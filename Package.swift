@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "RoBERTa", dependencies: ["Tokenizer", "COpenBLAS", "CKernels"]),
 
-        // Where models live: the Hugging Face hub cache, names, pull, the bundled demo. No UI.
+        // Where models live: the Hugging Face hub cache, names, pull, which models open by default. No UI.
         .target(name: "ModelStore", dependencies: ["RoBERTa"]),
 
         // The workbench: state and reducer (no terminal), panes into a cell buffer, the ncurses backend.
@@ -41,9 +41,9 @@ let package = Package(
             ]),
 
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer"]),
+        .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "RoBERTa"], exclude: ["FakeHub"]),
-        // Shared by the tests that run the built binary.
+        // Shared by the tests: the built binary's locator, assertClose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CLITests", dependencies: ["maskscope", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "RoBERTa", "Tokenizer"]),

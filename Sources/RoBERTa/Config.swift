@@ -49,11 +49,7 @@ public struct RobertaConfig: Sendable, Equatable {
     /// Reads and validates config.json.
     public static func load(from url: URL) throws -> RobertaConfig {
         let file = url.path
-        guard FileManager.default.fileExists(atPath: file) else { throw ModelLoadError.missingFile(file) }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelLoadError.unreadableFile(file, reason: error.localizedDescription)
-        }
+        let data = try readModelFile(url)
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw ModelLoadError.badJSON(file: file, detail: jsonErrorDetail(error))
@@ -64,30 +60,60 @@ public struct RobertaConfig: Sendable, Equatable {
         return try parse(dict, file: file)
     }
 
+    /// Upper bounds far above any RoBERTa (roberta-large: vocabulary 50,265, hidden 1,024, 24 layers, 16 heads,
+    /// 4,096 inner, 514 positions). They keep every size the engine derives from these numbers (layers x heads x
+    /// tokens^2 of captured attention, the kernels' 32-bit row and column counts) inside Int and Int32.
+    static let upperBounds: [(key: String, limit: Int)] = [
+        ("vocab_size", 1 << 24), ("hidden_size", 1 << 16), ("num_hidden_layers", 1 << 10),
+        ("num_attention_heads", 1 << 10), ("intermediate_size", 1 << 18), ("max_position_embeddings", 1 << 16),
+        ("type_vocab_size", 1 << 10),
+    ]
+
     static func parse(_ dict: [String: Any], file: String) throws -> RobertaConfig {
+        // Every key we read must have the JSON type transformers gives it: a wrong type is an error naming the key
+        // and what was found, never a silent default.
+        func wrongType(_ key: String, _ expected: String, _ raw: Any) -> ModelLoadError {
+            .wrongConfigType(file: file, key: key, expected: expected, found: describeJSONValue(raw))
+        }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             guard let raw = dict[key] else {
                 if let value { return value }
                 throw ModelLoadError.invalidConfig(file: file, detail: "\(key) is missing")
             }
-            guard let number = JSONNumber.int(raw) else {
-                throw ModelLoadError.invalidConfig(file: file, detail: "\(key) must be a whole number (got \(raw))")
-            }
+            guard let number = JSONNumber.int(raw) else { throw wrongType(key, "a whole number", raw) }
             return number
         }
-        let modelType = (dict["model_type"] as? String) ?? "roberta"
+        func string(_ key: String, default value: String) throws -> String {
+            guard let raw = dict[key] else { return value }
+            guard let text = raw as? String else { throw wrongType(key, "a string", raw) }
+            return text
+        }
+        func bool(_ key: String, default value: Bool) throws -> Bool {
+            guard let raw = dict[key] else { return value }
+            guard JSONNumber.isBool(raw), let flag = (raw as? NSNumber)?.boolValue else { throw wrongType(key, "true or false", raw) }
+            return flag
+        }
+
+        let modelType = try string("model_type", default: "roberta")
         guard modelType == "roberta" else {
             throw ModelLoadError.unsupportedModelType(file: file, modelType: modelType)
         }
-        let actName = (dict["hidden_act"] as? String) ?? "gelu"
+        let actName = try string("hidden_act", default: "gelu")
         guard let act = Activation(rawValue: actName) else {
             throw ModelLoadError.unsupportedActivation(file: file, name: actName)
         }
+        // Settings that change what RobertaForMaskedLM computes and that the engine does not implement.
+        let positions = try string("position_embedding_type", default: "absolute")
+        guard positions == "absolute" else {
+            throw ModelLoadError.unsupportedConfigSetting(file: file, key: "position_embedding_type", value: "\"\(positions)\"",
+                                                          supported: "\"absolute\"")
+        }
+        for key in ["is_decoder", "add_cross_attention"] where try bool(key, default: false) {
+            throw ModelLoadError.unsupportedConfigSetting(file: file, key: key, value: "true", supported: "false")
+        }
         var eps: Float = 1e-5
         if let raw = dict["layer_norm_eps"] {
-            guard let number = JSONNumber.double(raw) else {
-                throw ModelLoadError.invalidConfig(file: file, detail: "layer_norm_eps must be a number (got \(raw))")
-            }
+            guard let number = JSONNumber.double(raw) else { throw wrongType("layer_norm_eps", "a number", raw) }
             eps = Float(number)
         }
         let config = RobertaConfig(
@@ -102,18 +128,23 @@ public struct RobertaConfig: Sendable, Equatable {
             padTokenID: try int("pad_token_id", default: 1),
             hiddenAct: act,
             modelType: modelType,
-            tieWordEmbeddings: dict["tie_word_embeddings"].map { JSONNumber.isBool($0) ? ($0 as? Bool ?? true) : true } ?? true)
+            tieWordEmbeddings: try bool("tie_word_embeddings", default: true))
         try config.validate(file: file)
         return config
     }
 
+    /// Checks the numbers before anything computes with them: positive, below `upperBounds`, consistent.
     func validate(file: String) throws {
         func fail(_ detail: String) -> ModelLoadError { .invalidConfig(file: file, detail: detail) }
-        for (name, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize),
-                              ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
-                              ("intermediate_size", intermediateSize), ("type_vocab_size", typeVocabSize)]
-        where value < 1 {
-            throw fail("\(name) must be at least 1 (got \(value))")
+        let values: [String: Int] = [
+            "vocab_size": vocabSize, "hidden_size": hiddenSize, "num_hidden_layers": numHiddenLayers,
+            "num_attention_heads": numAttentionHeads, "intermediate_size": intermediateSize,
+            "max_position_embeddings": maxPositionEmbeddings, "type_vocab_size": typeVocabSize,
+        ]
+        for (name, limit) in Self.upperBounds {
+            let value = values[name] ?? 0
+            guard value >= 1 else { throw fail("\(name) must be at least 1 (got \(value))") }
+            guard value <= limit else { throw fail("\(name) \(value) is beyond any RoBERTa model (at most \(limit)); the file is corrupt") }
         }
         guard hiddenSize % numAttentionHeads == 0 else {
             throw fail("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
@@ -126,6 +157,22 @@ public struct RobertaConfig: Sendable, Equatable {
         }
         guard layerNormEps > 0, layerNormEps.isFinite else { throw fail("layer_norm_eps must be positive") }
     }
+}
+
+/// How a JSON value read by JSONSerialization reads in a message: `the string "yes"`, `the number 1`, `true`,
+/// `null`, `a list`, `an object`.
+func describeJSONValue(_ value: Any) -> String {
+    if value is NSNull { return "null" }
+    if let text = value as? String {
+        let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+        return "the string \"\(shown)\""
+    }
+    if JSONNumber.isBool(value) { return (value as? NSNumber)?.boolValue == true ? "true" : "false" }
+    if let whole = JSONNumber.int(value) { return "the number \(whole)" }
+    if let number = JSONNumber.double(value) { return "the number \(number)" }
+    if value is [Any] { return "a list" }
+    if value is [String: Any] { return "an object" }
+    return "\(type(of: value))"
 }
 
 func jsonErrorDetail(_ error: Error) -> String {

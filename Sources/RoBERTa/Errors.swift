@@ -5,6 +5,16 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case notADirectory(String)
     case missingFile(String)
     case unreadableFile(String, reason: String)
+    /// The file has no bytes at all (an interrupted copy, or a placeholder).
+    case emptyFile(String)
+    /// The path is a FIFO, directory, socket or device (`kind` says which), which would block or cannot be mapped.
+    case notARegularFile(String, kind: String)
+    /// A config.json key holds a value of the wrong JSON type: `expected` and `found` describe both.
+    case wrongConfigType(file: String, key: String, expected: String, found: String)
+    /// A config.json setting the engine does not implement: `value` as written, `supported` what is.
+    case unsupportedConfigSetting(file: String, key: String, value: String, supported: String)
+    /// A mapped weights file was truncated or rewritten in place after loading (`detail` says how).
+    case fileChanged(String, detail: String)
     case badJSON(file: String, detail: String)
     case unsupportedModelType(file: String, modelType: String)
     case unsupportedActivation(file: String, name: String)
@@ -29,6 +39,16 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
             return "\(path): file not found; a Hugging Face RoBERTa model directory needs config.json, vocab.json, merges.txt and model.safetensors (or model.safetensors.index.json with its shards)"
         case .unreadableFile(let path, let reason):
             return "\(path): cannot read the file (\(reason))"
+        case .emptyFile(let path):
+            return "\(path): the file is empty (0 bytes); the download or copy was interrupted, fetch it again (maskscope pull NAME)"
+        case .notARegularFile(let path, let kind):
+            return "\(path): \(kind), not a regular file; MaskScope maps model files from disk, so put the file itself there (a symlink to it is fine)"
+        case .fileChanged(let path, let detail):
+            return "\(path): the file changed on disk after the model was loaded (\(detail)); load the model again (reopen it, or run the command again)"
+        case .wrongConfigType(let file, let key, let expected, let found):
+            return "\(file): \(key) must be \(expected) but is \(found); fix the value or take config.json from the model's repository"
+        case .unsupportedConfigSetting(let file, let key, let value, let supported):
+            return "\(file): \(key) \(value) is not supported; MaskScope runs RobertaForMaskedLM with \(key) \(supported) only, so this checkpoint needs transformers itself"
         case .badJSON(let file, let detail):
             return "\(file): not valid JSON (\(detail))"
         case .unsupportedModelType(let file, let modelType):
@@ -73,6 +93,9 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case tokenOutOfRange(id: Int, vocabSize: Int)
     /// The caller's `Cancellation` was set while the forward pass ran.
     case cancelled
+    /// The logits at the mask at token `position` were NaN or infinite; `weight` is the first weight holding
+    /// NaN or infinity, or nil when every weight is finite (the computation overflowed float32).
+    case nonFiniteScores(position: Int, weight: NonFiniteWeight?)
 
     public var description: String {
         switch self {
@@ -90,7 +113,30 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
             return "token id \(id) is outside the model's vocabulary of \(vocabSize) (config.json vocab_size); the tokenizer files do not belong to this model"
         case .cancelled:
             return "the run was cancelled before it finished (a newer request replaced it)"
+        case .nonFiniteScores(let position, let weight?):
+            return "the scores at the mask (token \(position)) are not finite numbers: tensor \(weight.tensor) in \(weight.file) holds \(weight.value) (element \(weight.index)); the checkpoint is corrupt, download it again or use another one"
+        case .nonFiniteScores(let position, nil):
+            return "the scores at the mask (token \(position)) are not finite numbers although every weight is finite: the computation overflowed float32, so this checkpoint's values are out of range; use another checkpoint"
         }
+    }
+}
+
+/// A weight that is NaN or infinite: where it is, for `InferenceError.nonFiniteScores`.
+public struct NonFiniteWeight: Sendable, Equatable {
+    /// The tensor's name in the checkpoint.
+    public let tensor: String
+    /// The checkpoint file holding it.
+    public let file: String
+    /// The first non-finite element, counted row-major.
+    public let index: Int
+    /// "NaN" or "infinity".
+    public let value: String
+
+    public init(tensor: String, file: String, index: Int, value: String) {
+        self.tensor = tensor
+        self.file = file
+        self.index = index
+        self.value = value
     }
 }
 

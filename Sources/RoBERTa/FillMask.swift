@@ -113,6 +113,12 @@ extension RobertaModel {
             return (output, weights.lmLogits(hidden: output.lastHiddenState, rows: maskPositions, compute: compute))
         }
         let vocab = config.vocabSize
+        // NaN or infinity at a mask would come out as a score of NaN (not JSON, and meaningless): an error naming
+        // the weight that holds it. Finite logits give finite scores (the softmax's sum is at least 1).
+        for (m, position) in maskPositions.enumerated()
+        where logits[(m * vocab)..<((m + 1) * vocab)].contains(where: { !$0.isFinite }) {
+            throw InferenceError.nonFiniteScores(position: position, weight: weights.firstNonFiniteWeight())
+        }
         let singleMask = maskPositions.count == 1
         let withoutPad = { (tokens: [Int]) in tokens.filter { $0 != self.tokenizer.padID } }
 

@@ -6,37 +6,93 @@ import Darwin
 #endif
 
 /// A read-only memory map of a whole file; the pages stay mapped for the object's lifetime.
+///
+/// The descriptor stays open so `checkUnchanged` can tell whether the file was truncated or rewritten in place
+/// since (a page past a new end of file is a SIGBUS when touched). A file replaced by rename, as pull and
+/// huggingface_hub write, is another inode: the map keeps the old one, which stays valid.
 final class MappedFile: @unchecked Sendable {
     let path: String
     let base: UnsafeRawPointer
     let size: Int
+    private let fd: Int32
+    private let modified: timespec
 
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // stat first: opening a FIFO for reading blocks until a writer comes, which may be never.
+        try requireRegularFile(path)
+        // O_NONBLOCK too, in case the path was swapped for a FIFO since: then open returns at once and fstat refuses it.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT { throw ModelLoadError.missingFile(path) }
             throw ModelLoadError.unreadableFile(path, reason: String(cString: strerror(errno)))
         }
-        defer { close(fd) }
+        var keep = false
+        defer { if !keep { close(fd) } }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             throw ModelLoadError.unreadableFile(path, reason: String(cString: strerror(errno)))
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw ModelLoadError.unreadableFile(path, reason: "not a regular file")
-        }
+        if let kind = nonRegularKind(info.st_mode) { throw ModelLoadError.notARegularFile(path, kind: kind) }
         size = Int(info.st_size)
-        guard size > 0 else {
-            throw ModelLoadError.truncatedSafetensors(file: path, detail: "the file is empty")
-        }
+        guard size > 0 else { throw ModelLoadError.emptyFile(path) }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
             throw ModelLoadError.unreadableFile(path, reason: "mmap failed: \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawPointer(mapped)
+        self.fd = fd
+        modified = info.st_mtim
+        keep = true
+    }
+
+    /// Throws `ModelLoadError.fileChanged` when the mapped file was truncated or written to since it was mapped:
+    /// reading the map then would die of SIGBUS past the new end, or mix old and new bytes. One fstat; the
+    /// engine asks before every forward pass. A change during a pass is not caught: SIGBUS still ends the process.
+    func checkUnchanged() throws {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return }
+        if Int(info.st_size) != size {
+            throw ModelLoadError.fileChanged(path, detail: "\(size) bytes when loaded, \(info.st_size) bytes now")
+        }
+        if info.st_mtim.tv_sec != modified.tv_sec || info.st_mtim.tv_nsec != modified.tv_nsec {
+            throw ModelLoadError.fileChanged(path, detail: "written to in place")
+        }
     }
 
     deinit {
         munmap(UnsafeMutableRawPointer(mutating: base), size)
+        close(fd)
+    }
+}
+
+/// What a file of mode `mode` is when it is not a regular file ("a named pipe (FIFO)", ...), or nil when it is.
+func nonRegularKind(_ mode: mode_t) -> String? {
+    switch mode & S_IFMT {
+    case S_IFREG: return nil
+    case S_IFIFO: return "a named pipe (FIFO)"
+    case S_IFDIR: return "a directory"
+    case S_IFSOCK: return "a socket"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    default: return "not a file"
+    }
+}
+
+/// Throws unless `path` (after symlinks) is a regular file: missing -> `missingFile`, a FIFO, directory, socket or
+/// device -> `notARegularFile`. Checked before a model file is opened, so that reading it can never block.
+func requireRegularFile(_ path: String) throws {
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+        if errno == ENOENT || errno == ENOTDIR { throw ModelLoadError.missingFile(path) }
+        throw ModelLoadError.unreadableFile(path, reason: String(cString: strerror(errno)))
+    }
+    if let kind = nonRegularKind(info.st_mode) { throw ModelLoadError.notARegularFile(path, kind: kind) }
+}
+
+/// The bytes of a small model file (config.json, an index), after checking it is a regular file.
+func readModelFile(_ url: URL) throws -> Data {
+    try requireRegularFile(url.path)
+    do { return try Data(contentsOf: url) } catch {
+        throw ModelLoadError.unreadableFile(url.path, reason: error.localizedDescription)
     }
 }

@@ -62,6 +62,11 @@ public final class RobertaModel: @unchecked Sendable {
         }
         guard isDirectory.boolValue else { throw ModelLoadError.notADirectory(directory.path) }
         let config = try RobertaConfig.load(from: directory.appendingPathComponent("config.json"))
+        // The tokenizer reads these with Foundation, which would block on a FIFO: refuse anything not a file first.
+        for name in tokenizerFiles {
+            let path = directory.appendingPathComponent(name).path
+            if FileManager.default.fileExists(atPath: path) { try requireRegularFile(path) }
+        }
         let tokenizer = try BPETokenizer.load(directory: directory)
         let forced = ProcessInfo.processInfo.environment["MASKSCOPE_KERNELS"].flatMap(Kernels.init(rawValue:))
         let useKernels = (forced ?? kernels) == .auto && Compute.kernelsAvailable
@@ -72,6 +77,9 @@ public final class RobertaModel: @unchecked Sendable {
         setBLASThreads(useKernels ? 1 : compute.threads)
         return RobertaModel(directory: directory, config: config, tokenizer: tokenizer, weights: weights, compute: compute)
     }
+
+    /// The files `BPETokenizer.load` reads when they are present.
+    static let tokenizerFiles = ["vocab.json", "merges.txt", "tokenizer.json", "special_tokens_map.json", "tokenizer_config.json"]
 
     /// Runs the encoder over token ids (with <s> and </s> already in place).
     public func encode(ids: [Int], capture: CaptureOptions = .none) throws -> EncoderOutput {
@@ -86,7 +94,9 @@ public final class RobertaModel: @unchecked Sendable {
         return rows.indices.map { Array(flat[($0 * vocab)..<(($0 + 1) * vocab)]) }
     }
 
+    /// Checks the ids, and that the mapped weights were not truncated or rewritten since loading.
     func check(ids: [Int]) throws {
+        try weights.checkFilesUnchanged()
         guard !ids.isEmpty else { throw InferenceError.emptyInput }
         guard ids.count <= config.maxTokens else {
             throw InferenceError.inputTooLong(tokens: ids.count, maximum: config.maxTokens)

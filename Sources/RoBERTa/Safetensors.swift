@@ -18,7 +18,8 @@ struct TensorRecord: Sendable {
     let file: MappedFile
 
     var dtype: DType? { DType(rawValue: dtypeName) }
-    var elementCount: Int { shape.reduce(1, *) }
+    /// The product of the shape; the readers only make records whose byte count it fits, so it cannot overflow.
+    var elementCount: Int { FileArithmetic.product(shape) ?? 0 }
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: file.base + begin, count: end - begin) }
 }
 
@@ -82,6 +83,7 @@ final class SafetensorsFile: @unchecked Sendable {
             guard offsets[0] <= offsets[1] else {
                 throw ModelLoadError.offsetsOutOfRange(file: path, tensor: name, detail: "begin \(offsets[0]) is after end \(offsets[1])")
             }
+            // dataStart + offsets and the byte count below are checked: the header's numbers are the file's to choose.
             guard offsets[1] <= dataLength else {
                 if offsets[1] > dataLength, offsets[0] <= dataLength {
                     throw ModelLoadError.truncatedSafetensors(
@@ -90,18 +92,19 @@ final class SafetensorsFile: @unchecked Sendable {
                 throw ModelLoadError.offsetsOutOfRange(
                     file: path, tensor: name, detail: "[\(offsets[0]), \(offsets[1])) lies beyond the \(dataLength)-byte data section")
             }
+            let byteCount = offsets[1] - offsets[0]
             if let elementSize = dtypeSizes[dtype] {
-                let (count, overflow) = shape.reduce((1, false)) { acc, d in
-                    let (m, o) = acc.0.multipliedReportingOverflow(by: d); return (m, acc.1 || o)
+                let expected = FileArithmetic.product(shape).flatMap { FileArithmetic.product($0, elementSize) }
+                guard expected == byteCount else {
+                    throw ModelLoadError.byteCountMismatch(file: path, tensor: name, expected: expected ?? Int.max, actual: byteCount)
                 }
-                let expected = count * elementSize
-                guard !overflow, expected == offsets[1] - offsets[0] else {
-                    throw ModelLoadError.byteCountMismatch(file: path, tensor: name, expected: overflow ? Int.max : expected,
-                                                           actual: offsets[1] - offsets[0])
-                }
+            } else if FileArithmetic.product(shape) == nil {
+                throw ModelLoadError.badSafetensorsHeader(file: path, detail: "shape \(shape) of \(name) has more elements than a file can hold")
             }
-            records[name] = TensorRecord(name: name, dtypeName: dtype, shape: shape,
-                                         begin: dataStart + offsets[0], end: dataStart + offsets[1], file: mapped)
+            guard let begin = FileArithmetic.sum(dataStart, offsets[0]), let end = FileArithmetic.sum(dataStart, offsets[1]), end <= mapped.size else {
+                throw ModelLoadError.offsetsOutOfRange(file: path, tensor: name, detail: "[\(offsets[0]), \(offsets[1])) lies beyond the file")
+            }
+            records[name] = TensorRecord(name: name, dtypeName: dtype, shape: shape, begin: begin, end: end, file: mapped)
         }
         // Overlap check: sort by start, every tensor must end before the next begins (empty tensors never overlap).
         let sorted = records.values.filter { $0.end > $0.begin }.sorted { ($0.begin, $0.name) < ($1.begin, $1.name) }

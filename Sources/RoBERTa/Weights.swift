@@ -85,6 +85,10 @@ final class RobertaWeights: @unchecked Sendable {
     private let files: [SafetensorsFile]
     private let pytorch: PyTorchCheckpoint?
     private var owned: [UnsafeMutableRawPointer] = []
+    /// The checkpoint tensors the model uses, in the order it first uses them (for `firstNonFiniteWeight`).
+    private let usedRecords: [TensorRecord]
+    private let scanLock = NSLock()
+    private var scanned: NonFiniteWeight?? = nil
 
     deinit { for p in owned { p.deallocate() } }
 
@@ -125,6 +129,7 @@ final class RobertaWeights: @unchecked Sendable {
         let fileNames = files.map { $0.mapped.path } + (pytorch.map { [$0.mapped.path] } ?? [])
 
         var used = Set<String>()
+        var usedRecords: [TensorRecord] = []
         var dtypes = Set<String>()
         var mappedBytes = 0
         var copiedBytes = 0
@@ -140,12 +145,19 @@ final class RobertaWeights: @unchecked Sendable {
                 record = table[String(name.dropLast(".bias".count)) + ".beta"]
             }
             guard let record else { throw ModelLoadError.missingTensor(name: name, files: fileNames) }
-            used.insert(record.name)
+            if used.insert(record.name).inserted { usedRecords.append(record) }
             guard let dtype = record.dtype else {
                 throw ModelLoadError.unsupportedDType(file: record.file.path, tensor: record.name, dtype: record.dtypeName)
             }
             guard record.shape == shape else {
                 throw ModelLoadError.shapeMismatch(file: record.file.path, tensor: record.name, expected: shape, actual: record.shape)
+            }
+            // The readers made the record's bytes match its shape; checked again here because every size below
+            // (count * 4 for a widened copy) is derived from it.
+            let expected = FileArithmetic.product(shape).flatMap { FileArithmetic.product($0, dtype.size) }
+            guard let expected, expected == record.end - record.begin else {
+                throw ModelLoadError.byteCountMismatch(file: record.file.path, tensor: record.name, expected: expected ?? Int.max,
+                                                       actual: record.end - record.begin)
             }
             dtypes.insert(dtype.rawValue)
             return (record, dtype)
@@ -247,17 +259,42 @@ final class RobertaWeights: @unchecked Sendable {
             throw error
         }
         self.owned = owned
+        self.usedRecords = usedRecords
         summary = WeightsSummary(files: fileNames, dtypes: dtypes.sorted(), mappedBytes: mappedBytes,
                                  copiedBytes: copiedBytes, matrixDType: matrixDTypes.sorted().joined(separator: "/"), ignoredTensors: table.keys.filter { !used.contains($0) }.sorted())
+    }
+
+    /// Throws `ModelLoadError.fileChanged` when a checkpoint file was truncated or rewritten since loading.
+    func checkFilesUnchanged() throws {
+        for file in files { try file.mapped.checkUnchanged() }
+        try pytorch?.mapped.checkUnchanged()
+    }
+
+    /// The first weight the model uses that holds NaN or infinity, or nil when every one is finite. Reads every
+    /// weight once (a second for a large model), so only an answer that is already wrong asks; remembered after.
+    func firstNonFiniteWeight() -> NonFiniteWeight? {
+        scanLock.lock()
+        defer { scanLock.unlock() }
+        if let scanned { return scanned }
+        var found: NonFiniteWeight? = nil
+        for record in usedRecords {
+            guard let dtype = record.dtype, let index = firstNonFinite(record.bytes, dtype: dtype) else { continue }
+            var value: Float = 0
+            withUnsafeMutablePointer(to: &value) { out in
+                convertToFloat(UnsafeRawBufferPointer(rebasing: record.bytes[(index * dtype.size)..<((index + 1) * dtype.size)]),
+                               dtype: dtype, count: 1, into: out)
+            }
+            found = NonFiniteWeight(tensor: record.name, file: record.file.path, index: index, value: value.isNaN ? "NaN" : "infinity")
+            break
+        }
+        scanned = .some(found)
+        return found
     }
 
     /// The shard file names of model.safetensors.index.json, in first-seen order.
     static func readShardIndex(_ url: URL) throws -> [String] {
         let file = url.path
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelLoadError.unreadableFile(file, reason: error.localizedDescription)
-        }
+        let data = try readModelFile(url)
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw ModelLoadError.badJSON(file: file, detail: jsonErrorDetail(error))
@@ -278,6 +315,23 @@ final class RobertaWeights: @unchecked Sendable {
         guard !shards.isEmpty else { throw ModelLoadError.badShardIndex(file: file, detail: "weight_map is empty") }
         return shards
     }
+}
+
+/// The index of the first NaN or infinity among `raw`'s elements (an all-ones exponent), or nil.
+func firstNonFinite(_ raw: UnsafeRawBufferPointer, dtype: DType) -> Int? {
+    guard let base = raw.baseAddress else { return nil }
+    switch dtype {
+    case .f32:
+        for i in 0..<(raw.count / 4) where UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) & 0x7f80_0000 == 0x7f80_0000 {
+            return i
+        }
+    case .bf16, .f16:
+        let mask: UInt16 = dtype == .bf16 ? 0x7f80 : 0x7c00
+        for i in 0..<(raw.count / 2) where UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) & mask == mask {
+            return i
+        }
+    }
+    return nil
 }
 
 /// Widens F16/BF16 (or copies misaligned F32) little-endian bytes into an aligned float buffer.

@@ -18,14 +18,7 @@ enum Fixtures {
     }
 }
 
-/// The largest absolute difference between two float arrays, for messages that say how far off we are.
-func maxAbsDiff(_ a: [Float], _ b: [Double]) -> Double {
-    precondition(a.count == b.count)
-    var worst = 0.0
-    for (x, y) in zip(a, b) { worst = max(worst, abs(Double(x) - y)) }
-    return worst
-}
-
+/// Every number in a nested JSON list, flattened in order (compare with `assertClose`, which checks the count).
 func doubles(_ any: Any?) -> [Double] {
     if let list = any as? [Any] { return list.flatMap { doubles($0) } }
     if let n = any as? NSNumber { return [n.doubleValue] }

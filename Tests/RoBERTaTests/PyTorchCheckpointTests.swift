@@ -198,9 +198,17 @@ struct Pickle {
         let utf8 = Array(s.utf8)
         bytes += [0x58] + withUnsafeBytes(of: UInt32(utf8.count).littleEndian) { Array($0) } + utf8
     }
+    /// BININT, or LONG1 with 8 bytes for a value outside Int32.
     mutating func int(_ v: Int) {
-        bytes += [0x4a] + withUnsafeBytes(of: Int32(v).littleEndian) { Array($0) }
+        if let small = Int32(exactly: v) {
+            bytes += [0x4a] + withUnsafeBytes(of: small.littleEndian) { Array($0) }
+        } else {
+            bytes += [0x8a, 8] + withUnsafeBytes(of: v.littleEndian) { Array($0) }
+        }
     }
+    mutating func shortUnicode(_ s: String) { bytes += [0x8c, UInt8(s.utf8.count)] + Array(s.utf8) }
+    mutating func longPut(_ index: Int) { bytes += [0x72] + withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0) } }
+    mutating func longGet(_ index: Int) { bytes += [0x6a] + withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0) } }
     mutating func ints(_ values: [Int]) { mark(); for v in values { int(v) }; tuple() }
 
     /// {name: _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), offset, size, stride, False, OrderedDict())}

@@ -1,0 +1,271 @@
+import Foundation
+import XCTest
+@testable import RoBERTa
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Files made to break the readers: sizes and offsets that overflow, pickles nested past any stack, empty files,
+/// FIFOs. Each must end in an error naming the file and the problem, never a trap, a crash or a hang.
+final class HostileFileTests: XCTestCase {
+    func write(_ bytes: [UInt8], name: String = "pytorch_model.bin") throws -> String {
+        let url = try temporaryDirectory().appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    func expectCheckpointError(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line,
+                               _ check: (PyTorchCheckpointError, String) -> Void) throws {
+        let path = try write(bytes)
+        XCTAssertThrowsError(try PyTorchCheckpoint(path: path), file: file, line: line) { error in
+            guard let error = error as? PyTorchCheckpointError else { return XCTFail("got \(error)", file: file, line: line) }
+            check(error, path)
+        }
+    }
+
+    // MARK: - Pickle depth
+
+    func testPickleNestedHundredThousandMarksDeepIsRefusedByDepth() throws {
+        // ((((...)))) built with MARK ... TUPLE: the reader refuses it once it is deeper than any state dict.
+        var p = Pickle()
+        p.proto(2)
+        for _ in 0..<100_000 { p.mark() }
+        for _ in 0..<100_000 { p.tuple() }
+        p.stop()
+        try expectCheckpointError(ZipWriter.archive([("archive/data.pkl", p.bytes)], method: 0)) { error, path in
+            guard case .tooDeep(let file, let limit, _) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(file, path)
+            XCTAssertTrue("\(error)".contains("more than \(limit) deep"), "\(error)")
+        }
+    }
+
+    func testPickleNestedHundredThousandTuplesDeepIsRefusedByDepth() throws {
+        // None wrapped 100,000 times with TUPLE1: no MARK involved.
+        var p = Pickle()
+        p.proto(2)
+        p.op(0x4e)
+        for _ in 0..<100_000 { p.op(0x85) }
+        p.stop()
+        try expectCheckpointError(ZipWriter.archive([("archive/data.pkl", p.bytes)], method: 0)) { error, _ in
+            guard case .tooDeep = error else { return XCTFail("got \(error)") }
+        }
+    }
+
+    func testDictsLinkedHundredThousandDeepThroughTheMemoAreFreedWithoutRecursion() throws {
+        // d0["k"] = d1, d1["k"] = d2, ...: each dict is empty when it is stored into its parent and filled later
+        // through the memo, so no depth is ever seen while building; freeing the chain must still not recurse.
+        var p = Pickle()
+        p.proto(2)
+        p.op(0x7d); p.longPut(0)
+        for i in 1...100_000 {
+            p.longGet(i - 1); p.shortUnicode("k"); p.op(0x7d); p.longPut(i); p.op(0x73)
+        }
+        p.stop()
+        try expectCheckpointError(ZipWriter.archive([("archive/data.pkl", p.bytes)], method: 0)) { error, _ in
+            guard case .notAStateDict = error else { return XCTFail("got \(error)") }
+        }
+    }
+
+    // MARK: - Sizes and offsets near 2^63
+
+    func testStorageOffsetNear2To63IsOutOfRangeNotATrap() throws {
+        let p = Pickle.stateDict(name: "w", storage: "0", numel: 6, offset: Int.max - 1, size: [3], stride: [1])
+        try expectCheckpointError(ZipWriter.archive([("m/data.pkl", p), ("m/data/0", [UInt8](repeating: 0, count: 24))], method: 0)) { error, _ in
+            guard case .storageOutOfRange(_, let tensor, _) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(tensor, "w")
+        }
+    }
+
+    func testStorageElementCountNear2To63IsOutOfRange() throws {
+        let p = Pickle.stateDict(name: "w", storage: "0", numel: Int.max / 2, offset: 0, size: [3], stride: [1])
+        try expectCheckpointError(ZipWriter.archive([("m/data.pkl", p), ("m/data/0", [UInt8](repeating: 0, count: 24))], method: 0)) { error, _ in
+            guard case .storageOutOfRange(_, "w", _) = error else { return XCTFail("got \(error)") }
+        }
+    }
+
+    func testZip64EndRecordOffsetNear2To63IsABadZip() throws {
+        // A zip64 locator pointing 2^63 - 10 bytes into the file.
+        var zip = ZipWriter.archive([("archive/data.pkl", [0x80, 0x02, 0x4e, 0x2e])], method: 0)
+        let eocd = zip.count - 22
+        var tail = Array(zip[eocd...])
+        tail.replaceSubrange(8..<12, with: [0xff, 0xff, 0xff, 0xff])  // entry counts saturated: look for zip64
+        let locator = littleEndian(UInt32(0x0706_4b50)) + littleEndian(UInt32(0)) + littleEndian(UInt64(Int.max - 10)) + littleEndian(UInt32(1))
+        zip = Array(zip[..<eocd]) + locator + tail
+        try expectCheckpointError(zip) { error, path in
+            guard case .badZip(let file, let detail) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(file, path)
+            XCTAssertTrue(detail.contains("zip64"), detail)
+        }
+    }
+
+    func testZip64ExtraFieldIsReadWithinItsOwnLength() throws {
+        // The central directory entry's sizes and offset are saturated, and its zip64 extra field claims 65535
+        // bytes where the entry holds only its 4-byte header; the file ends a page boundary after it, so reading
+        // the claimed values would run off the mapping.
+        let name = Array("archive/data.pkl".utf8)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let fixed = 30 + name.count + 46 + name.count + 4 + 22
+        let data = [UInt8](repeating: 0x4e, count: page - fixed)
+        var zip: [UInt8] = littleEndian(UInt32(0x0403_4b50)) + littleEndian(UInt16(20)) + littleEndian(UInt16(0)) + littleEndian(UInt16(0))
+        zip += littleEndian(UInt32(0)) + littleEndian(UInt32(0)) + littleEndian(UInt32(data.count)) + littleEndian(UInt32(data.count))
+        zip += littleEndian(UInt16(name.count)) + littleEndian(UInt16(0)) + name + data
+        let directoryOffset = zip.count
+        zip += littleEndian(UInt32(0x0201_4b50)) + littleEndian(UInt16(20)) + littleEndian(UInt16(20)) + littleEndian(UInt16(0))
+        zip += littleEndian(UInt16(0)) + littleEndian(UInt32(0)) + littleEndian(UInt32(0))
+        zip += littleEndian(UInt32.max) + littleEndian(UInt32.max)                                 // sizes: see zip64
+        zip += littleEndian(UInt16(name.count)) + littleEndian(UInt16(4)) + littleEndian(UInt16(0))  // 4 bytes of extra
+        zip += littleEndian(UInt16(0)) + littleEndian(UInt16(0)) + littleEndian(UInt32(0)) + littleEndian(UInt32.max) // offset: see zip64
+        zip += name + littleEndian(UInt16(1)) + littleEndian(UInt16(0xffff))
+        let directorySize = zip.count - directoryOffset
+        zip += littleEndian(UInt32(0x0605_4b50)) + littleEndian(UInt16(0)) + littleEndian(UInt16(0)) + littleEndian(UInt16(1))
+        zip += littleEndian(UInt16(1)) + littleEndian(UInt32(directorySize)) + littleEndian(UInt32(directoryOffset)) + littleEndian(UInt16(0))
+        XCTAssertEqual(zip.count, page)
+        try expectCheckpointError(zip) { error, _ in
+            guard case .badZip(_, let detail) = error else { return XCTFail("got \(error)") }
+            XCTAssertTrue(detail.contains("extra field"), detail)
+            XCTAssertTrue(detail.contains("archive/data.pkl"), detail)
+        }
+    }
+
+    func testSafetensorsShapeWhoseByteCountOverflowsIsAMismatch() throws {
+        // 2^52 x 2^11 elements: the element count wraps to -2^63, and times 4 bytes would trap.
+        let url = try temporaryDirectory().appendingPathComponent("model.safetensors")
+        try writeSafetensors([], to: url) { header, _ in
+            header["w"] = ["dtype": "F32", "shape": [4_503_599_627_370_496, 2048], "data_offsets": [0, 0]]
+        }
+        XCTAssertThrowsError(try SafetensorsFile(path: url.path)) { error in
+            guard case ModelLoadError.byteCountMismatch(let file, "w", _, 0) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(file, url.path)
+        }
+    }
+
+    // MARK: - Empty files and files that are not files
+
+    func testEmptyBinIsCalledAnEmptyFileNotATruncatedSafetensors() throws {
+        let directory = try temporaryModelDirectory()
+        let bin = directory.appendingPathComponent("pytorch_model.bin")
+        try Data().write(to: bin)
+        XCTAssertThrowsError(try RobertaModel.load(directory: directory)) { error in
+            XCTAssertEqual(error as? ModelLoadError, .emptyFile(bin.path))
+            let message = "\(error)"
+            XCTAssertTrue(message.hasPrefix(bin.path), message)
+            XCTAssertTrue(message.contains("empty"), message)
+            XCTAssertFalse(message.contains("safetensors"), message)
+        }
+    }
+
+    func testEmptySafetensorsIsCalledEmpty() throws {
+        let directory = try temporaryModelDirectory()
+        let weights = directory.appendingPathComponent("model.safetensors")
+        try Data().write(to: weights)
+        XCTAssertThrowsError(try RobertaModel.load(directory: directory)) { error in
+            XCTAssertEqual(error as? ModelLoadError, .emptyFile(weights.path))
+        }
+    }
+
+    /// Makes `name` in `directory` a FIFO, and returns what unblocks a reader stuck opening it.
+    func makeFIFO(_ url: URL) throws -> () -> Void {
+        try? FileManager.default.removeItem(at: url)
+        guard mkfifo(url.path, 0o644) == 0 else { throw XCTSkip("mkfifo failed: \(String(cString: strerror(errno)))") }
+        return {
+            let fd = open(url.path, O_WRONLY | O_NONBLOCK)
+            if fd >= 0 { close(fd) }
+        }
+    }
+
+    func checkFIFOIsRefused(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let directory = try temporaryModelDirectory()
+        if name != "model.safetensors" {
+            try FileManager.default.copyItem(at: Fixtures.model("tiny").appendingPathComponent("model.safetensors"),
+                                             to: directory.appendingPathComponent("model.safetensors"))
+        }
+        let fifo = directory.appendingPathComponent(name)
+        let release = try makeFIFO(fifo)
+        let result = finishesPromptly(release: release, { try RobertaModel.load(directory: directory) }, file: file, line: line)
+        guard case .failure(let error)? = result else {
+            if result != nil { XCTFail("loaded a model whose \(name) is a FIFO", file: file, line: line) }
+            return
+        }
+        XCTAssertEqual(error as? ModelLoadError, .notARegularFile(fifo.path, kind: "a named pipe (FIFO)"), file: file, line: line)
+        XCTAssertTrue("\(error)".contains("FIFO"), "\(error)", file: file, line: line)
+    }
+
+    func testWeightsFileThatIsAFIFOIsRefusedWithoutBlocking() throws { try checkFIFOIsRefused("model.safetensors") }
+
+    func testBinThatIsAFIFOIsRefusedWithoutBlocking() throws {
+        let directory = try temporaryModelDirectory()
+        let fifo = directory.appendingPathComponent("pytorch_model.bin")
+        let release = try makeFIFO(fifo)
+        let result = finishesPromptly(release: release, { try RobertaModel.load(directory: directory) })
+        guard case .failure(let error)? = result else { return }
+        XCTAssertEqual(error as? ModelLoadError, .notARegularFile(fifo.path, kind: "a named pipe (FIFO)"))
+    }
+
+    func testConfigThatIsAFIFOIsRefusedWithoutBlocking() throws { try checkFIFOIsRefused("config.json") }
+
+    func testVocabularyThatIsAFIFOIsRefusedWithoutBlocking() throws { try checkFIFOIsRefused("vocab.json") }
+
+    func testShardIndexThatIsAFIFOIsRefusedWithoutBlocking() throws {
+        let directory = try temporaryModelDirectory()
+        let fifo = directory.appendingPathComponent("model.safetensors.index.json")
+        let release = try makeFIFO(fifo)
+        let result = finishesPromptly(release: release, { try RobertaModel.load(directory: directory) })
+        guard case .failure(let error)? = result else { return }
+        XCTAssertEqual(error as? ModelLoadError, .notARegularFile(fifo.path, kind: "a named pipe (FIFO)"))
+    }
+
+    func testDirectoryWhereTheWeightsFileShouldBeIsNamed() throws {
+        let directory = try temporaryModelDirectory()
+        let weights = directory.appendingPathComponent("model.safetensors")
+        try FileManager.default.createDirectory(at: weights, withIntermediateDirectories: false)
+        XCTAssertThrowsError(try RobertaModel.load(directory: directory)) { error in
+            XCTAssertEqual(error as? ModelLoadError, .notARegularFile(weights.path, kind: "a directory"))
+        }
+    }
+}
+
+/// A weights file truncated or rewritten in place after loading: the next run says so instead of dying of SIGBUS
+/// (a mapped page past the new end of the file) or computing with other bytes.
+final class ChangedWeightsFileTests: XCTestCase {
+    func loadedCopy() throws -> (RobertaModel, URL) {
+        let directory = try temporaryModelDirectory()
+        let weights = directory.appendingPathComponent("model.safetensors")
+        try FileManager.default.copyItem(at: Fixtures.model("tiny").appendingPathComponent("model.safetensors"), to: weights)
+        let model = try RobertaModel.load(directory: directory)
+        _ = try model.fillMask("Paris is the <mask> of France.")
+        return (model, weights)
+    }
+
+    func testTruncatedAfterLoadingIsAnErrorNotSIGBUS() throws {
+        let (model, weights) = try loadedCopy()
+        XCTAssertEqual(truncate(weights.path, 100), 0)
+        XCTAssertThrowsError(try model.fillMask("Paris is the <mask> of France.")) { error in
+            guard case ModelLoadError.fileChanged(let path, let detail) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(path, weights.path)
+            XCTAssertTrue(detail.contains("100 bytes"), detail)
+        }
+        XCTAssertThrowsError(try model.encode(ids: [0, 5, 2]))
+    }
+
+    func testRewrittenInPlaceAfterLoadingIsAnError() throws {
+        let (model, weights) = try loadedCopy()
+        usleep(20_000)  // a later modification time even on coarse clocks
+        let handle = try FileHandle(forWritingTo: weights)
+        try handle.write(contentsOf: Data(try Data(contentsOf: Fixtures.model("tiny").appendingPathComponent("model.safetensors")).prefix(16)))
+        try handle.close()
+        XCTAssertThrowsError(try model.fillMask("Paris is the <mask> of France.")) { error in
+            guard case ModelLoadError.fileChanged(let path, _) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(path, weights.path)
+        }
+    }
+
+    func testReplacedByRenameKeepsAnsweringFromTheOldFile() throws {
+        // pull and huggingface_hub write a new file and rename it over the old: the map keeps the old inode.
+        let (model, weights) = try loadedCopy()
+        let before = try model.fillMask("Paris is the <mask> of France.").masks
+        let fresh = weights.deletingLastPathComponent().appendingPathComponent("fresh.safetensors")
+        try Data("not a model".utf8).write(to: fresh)
+        XCTAssertEqual(rename(fresh.path, weights.path), 0)
+        XCTAssertEqual(try model.fillMask("Paris is the <mask> of France.").masks, before)
+    }
+}
