@@ -13,69 +13,6 @@ public enum ColorDepth: String, Sendable {
     case direct
 }
 
-/// Set by the signal handlers, read by `poll`; a plain flag is all a handler may touch safely.
-nonisolated(unsafe) private var terminationRequested: sig_atomic_t = 0
-
-/// What the crash handler needs, prepared while allocating is still safe: the terminal's modes from before
-/// curses changed them, the bytes that reset attributes, leave the alternate screen and show the cursor,
-/// and the handlers that were installed before ours (put back when the terminal is closed normally).
-/// The handler itself only calls write(2), tcsetattr(3), sigaction(2) and raise(3), which are
-/// async-signal-safe, unlike endwin().
-private enum CrashRestore {
-    nonisolated(unsafe) static var modes = termios()
-    nonisolated(unsafe) static var haveModes = false
-    nonisolated(unsafe) static var bytes: UnsafeMutablePointer<UInt8>?
-    nonisolated(unsafe) static var byteCount = 0
-    nonisolated(unsafe) static var previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 65)
-    nonisolated(unsafe) static var altStack: UnsafeMutableRawPointer?
-    static let signals = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE]
-
-    /// Captures the modes (before initscr) .
-    static func saveModes() {
-        haveModes = tcgetattr(STDIN_FILENO, &modes) == 0
-    }
-
-    /// Captures the terminfo strings (after initscr) and installs the handlers, on an alternate stack so
-    /// that a stack overflow on the main thread still reaches them.
-    static func install() {
-        var text: [UInt8] = []
-        for name in ["sgr0", "rmcup", "cnorm"] {
-            let value = name.withCString { tigetstr(UnsafeMutablePointer(mutating: $0)) }
-            if let value, Int(bitPattern: value) != -1 { text += Array(String(cString: value).utf8) }
-        }
-        text += Array("\r\n".utf8)
-        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: text.count)
-        buffer.initialize(from: text, count: text.count)
-        bytes = buffer
-        byteCount = text.count
-
-        let size = 64 * 1024
-        if altStack == nil, let memory = malloc(size) {
-            altStack = memory
-            var stack = stack_t(ss_sp: memory, ss_flags: 0, ss_size: size)
-            _ = sigaltstack(&stack, nil)
-        }
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { number in
-            if let bytes = CrashRestore.bytes { _ = write(STDOUT_FILENO, bytes, CrashRestore.byteCount) }
-            if CrashRestore.haveModes { _ = tcsetattr(STDIN_FILENO, TCSANOW, &CrashRestore.modes) }
-            // Then die of it the usual way (delivered again once this handler returns).
-            _ = signal(number, SIG_DFL)
-            _ = raise(number)
-        }
-        action.sa_flags = Int32(SA_ONSTACK)
-        sigemptyset(&action.sa_mask)
-        for number in signals {
-            _ = sigaction(number, &action, previous + Int(number))
-        }
-    }
-
-    /// Puts the earlier handlers back (the terminal is given back already).
-    static func uninstall() {
-        for number in signals { _ = sigaction(number, previous + Int(number), nil) }
-    }
-}
-
 /// The only code that talks to ncurses: opens the screen, draws the cells that changed since the last
 /// frame, reads keys, follows resizes, and gives the terminal back on every way out.
 public final class CursesTerminal: TerminalBackend {
@@ -115,7 +52,8 @@ public final class CursesTerminal: TerminalBackend {
             throw CursesError.cannotStart
         }
         window = OpaquePointer(screen)
-        Self.installSignalHandlers()
+        // From here on every signal that can end the process gives the terminal back (Signals.swift).
+        CrashRestore.install(wake: wakeWrite)
         raw()
         noecho()
         nonl()
@@ -146,7 +84,8 @@ public final class CursesTerminal: TerminalBackend {
         return Int(value)
     }
 
-    /// Gives the terminal back: leaves curses mode, shows the cursor. Safe to call more than once.
+    /// Gives the terminal back: leaves curses mode (which also turns keypad transmit off), shows the
+    /// cursor, puts the earlier signal handlers back. Safe to call more than once.
     public func close() {
         guard !closed else { return }
         closed = true
@@ -238,6 +177,9 @@ public final class CursesTerminal: TerminalBackend {
             while read(wakeRead, &drain, drain.count) > 0 {}
         }
         events = readEvents()
+        // The terminal went away without a SIGHUP reaching us (nohup, a closed pty): end as SIGHUP would,
+        // rather than spin on a descriptor that is always "ready".
+        if events.isEmpty, fds[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { events.append(.signal(SIGHUP)) }
         return events
     }
 
@@ -255,8 +197,9 @@ public final class CursesTerminal: TerminalBackend {
         var events: [TerminalEvent] = []
         wtimeout(screen, 0)
         while true {
-            if terminationRequested != 0 {
-                events.append(.terminate)
+            let signal = terminationSignal.load(ordering: .acquiring)
+            if signal != 0 {
+                events.append(.signal(signal))
                 return events
             }
             var character: wint_t = 0
@@ -339,14 +282,6 @@ public final class CursesTerminal: TerminalBackend {
         }
         flush()
         return out
-    }
-
-    private static func installSignalHandlers() {
-        for signal in [SIGTERM, SIGHUP, SIGINT] {
-            _ = Foundation.signal(signal) { _ in terminationRequested = 1 }
-        }
-        // On a crash, give the terminal back before dying the usual way.
-        CrashRestore.install()
     }
 }
 

@@ -12,19 +12,26 @@ public final class WorkbenchApp {
     let runInference: (InferenceRequest) -> Void
     let saveSession: (Session, String?) throws -> String
     let loadModel: ((ModelLoadRequest) -> Void)?
+    /// Keeps the autosave file up to date; nil where nothing is autosaved (tests, the bench).
+    let autosaver: Autosaver?
     /// Where background work posts its results.
     public let mailbox: Mailbox
+    /// The signal that ended the loop (SIGTERM, SIGHUP, SIGINT), if one did: the caller gives the terminal
+    /// back, then dies of it, so the parent sees how the program ended.
+    public private(set) var endedBySignal: Int32?
 
     /// - Parameters:
     ///   - runInference: starts a request; the app's `deliver` must be called with its result (any thread).
     ///   - saveSession: writes a session (to the path, or a new file when nil) and returns where it went.
     ///   - loadModel: starts loading a model off this thread; it must post `.modelLoaded` or `.modelLoadFailed`
     ///     to the mailbox. Nil where models cannot be loaded later (the picker then says so).
+    ///   - autosaver: sees every state and writes the autosave when due and when the loop ends.
     public init(state: WorkbenchState, backend: TerminalBackend, themes: [Theme],
                 runInference: @escaping (InferenceRequest) -> Void,
                 saveSession: @escaping (Session, String?) throws -> String,
-                loadModel: ((ModelLoadRequest) -> Void)? = nil, mailbox: Mailbox = Mailbox()) {
+                loadModel: ((ModelLoadRequest) -> Void)? = nil, autosaver: Autosaver? = nil, mailbox: Mailbox = Mailbox()) {
         self.state = state
+        self.autosaver = autosaver
         self.mailbox = mailbox
         self.backend = backend
         self.themes = Dictionary(themes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -37,6 +44,7 @@ public final class WorkbenchApp {
 
     /// Applies one action and performs its effects.
     public func send(_ action: Action) {
+        defer { autosaver?.observe(state) }
         for effect in reduce(&state, action) {
             switch effect {
             case .runInference(let request): runInference(request)
@@ -65,8 +73,11 @@ public final class WorkbenchApp {
         return Screen.render(state, theme: theme, width: size.width, height: size.height)
     }
 
-    /// Runs until the user quits or the terminal asks the program to end; `maxPolls` bounds test runs.
+    /// Runs until the user quits or the terminal asks the program to end; `maxPolls` bounds test runs. The
+    /// autosave is written last, saying how the loop ended.
     public func run(maxPolls: Int? = nil) {
+        autosaver?.observe(state)
+        defer { autosaver?.finish(endedBy: endedBySignal.map(Autosave.signalName) ?? Autosave.quit) }
         send(.opened)
         var last: CellBuffer?
         var polls = 0
@@ -100,9 +111,16 @@ public final class WorkbenchApp {
                     }
                 case .resized: last = nil
                 case .terminate: send(.quitRequested)
+                case .signal(let number):
+                    endedBySignal = endedBySignal ?? number
+                    send(.quitRequested)
                 }
             }
             for action in results { send(action) }
+            if let failure = autosaver?.tick() {
+                send(.autosaveFailed(failure))
+                dirty = true
+            }
         }
     }
 }

@@ -20,8 +20,11 @@ public enum TerminalEvent: Equatable, Sendable {
     /// Several characters at once (a paste), inserted as one edit.
     case paste(String)
     case resized
-    /// SIGTERM, SIGHUP or SIGINT: leave cleanly.
+    /// Leave cleanly (a test's or the bench's end of input).
     case terminate
+    /// A signal asked the program to end (SIGTERM, SIGHUP, SIGINT; SIGHUP also when the terminal went away):
+    /// leave cleanly, then die of it (`WorkbenchApp.endedBySignal`).
+    case signal(Int32)
 }
 
 /// A terminal in memory for tests: a fixed size, scripted input, and every frame drawn kept.

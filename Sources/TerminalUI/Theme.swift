@@ -1,4 +1,5 @@
 import Foundation
+import Workbench
 
 /// The colour of every role the panes draw with, read from themes/NAME.json.
 ///
@@ -76,25 +77,29 @@ extension Theme {
         var heatmap: [String]?
     }
 
-    /// Decodes a theme from JSON; `name` is used when the file names none.
-    public static func decode(_ data: Data, name: String) throws -> Theme {
+    /// Decodes a theme from JSON; `name` is used when the file names none. Errors name `file` when given
+    /// (the path it was read from), else the theme.
+    public static func decode(_ data: Data, name: String, file path: String? = nil) throws -> Theme {
+        let source = path.map { "theme file \($0)" } ?? "theme \(name)"
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: data)
         } catch {
-            throw ThemeError.invalid(name: name, reason: String(describing: error))
+            throw ThemeError.invalid(source: source, reason: JSONProblem.describe(error, in: data))
         }
         func color(_ value: String?, _ role: String) throws -> RGB? {
             guard let value, value != "default" else { return nil }
-            guard let rgb = RGB(hex: value) else { throw ThemeError.badColor(name: name, role: role, value: value) }
+            guard let rgb = RGB(hex: value) else { throw ThemeError.badColor(source: source, role: role, value: value) }
             return rgb
         }
         let ramp = try (file.heatmap ?? []).enumerated().map { i, v -> RGB in
-            guard let c = try color(v, "heatmap[\(i)]") else { throw ThemeError.badColor(name: name, role: "heatmap[\(i)]", value: v) }
+            guard let c = try color(v, "heatmap[\(i)]") else { throw ThemeError.badColor(source: source, role: "heatmap[\(i)]", value: v) }
             return c
         }
         let monochrome = file.monochrome ?? false
-        if !monochrome, ramp.count < 2 { throw ThemeError.badColor(name: name, role: "heatmap", value: "needs at least two colours") }
+        if !monochrome, ramp.count < 2 {
+            throw ThemeError.invalid(source: source, reason: "heatmap needs at least two colours (lowest first) unless \"monochrome\": true")
+        }
         return Theme(
             name: file.name ?? name, monochrome: monochrome,
             background: try color(file.background, "background"), text: try color(file.text, "text"),
@@ -107,18 +112,25 @@ extension Theme {
             up: try color(file.up, "up"), down: try color(file.down, "down"), heatmap: ramp)
     }
 
-    /// Every themes/*.json in `directory`, by name, sorted; unreadable files are reported in `problems`.
-    public static func loadAll(from directory: URL) -> (themes: [Theme], problems: [String]) {
+    /// Every themes/*.json in `directory`, by name, sorted; the files that cannot be used are in `problems`,
+    /// under the name the file gives the theme (its file name), with what is wrong with them.
+    public static func loadAll(from directory: URL) -> (themes: [Theme], problems: [String: ThemeError]) {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         var themes: [Theme] = []
-        var problems: [String] = []
+        var problems: [String: ThemeError] = [:]
         for file in files.sorted() where file.hasSuffix(".json") {
             let name = String(file.dropLast(5))
+            let path = directory.appendingPathComponent(file).path
             do {
-                let data = try Data(contentsOf: directory.appendingPathComponent(file))
-                themes.append(try decode(data, name: name))
+                let data: Data
+                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                    throw ThemeError.unreadable(file: path, reason: (error as NSError).localizedDescription)
+                }
+                themes.append(try decode(data, name: name, file: path))
+            } catch let error as ThemeError {
+                problems[name] = error
             } catch {
-                problems.append(String(describing: error))
+                problems[name] = .unreadable(file: path, reason: String(describing: error))
             }
         }
         return (themes, problems)
@@ -132,15 +144,21 @@ extension Theme {
 }
 
 /// Why a theme file could not be used.
-public enum ThemeError: Error, CustomStringConvertible, Equatable {
-    case invalid(name: String, reason: String)
-    case badColor(name: String, role: String, value: String)
+///
+/// `source` is "theme file PATH" when the theme was read from a file, else "theme NAME".
+public enum ThemeError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// Not JSON, or JSON of the wrong shape.
+    case invalid(source: String, reason: String)
+    case badColor(source: String, role: String, value: String)
+    case unreadable(file: String, reason: String)
+    /// No file for the theme at all.
     case unknown(name: String, available: [String])
 
     public var description: String {
         switch self {
-        case .invalid(let name, let reason): return "theme \(name) is not valid JSON for a theme: \(reason)"
-        case .badColor(let name, let role, let value): return "theme \(name): \(role) is \"\(value)\"; use \"#rrggbb\" or \"default\""
+        case .invalid(let source, let reason): return "\(source): \(reason)"
+        case .badColor(let source, let role, let value): return "\(source): \(role) is \"\(value)\"; use \"#rrggbb\" or \"default\""
+        case .unreadable(let file, let reason): return "cannot read theme file \(file): \(reason)"
         case .unknown(let name, let available): return "no theme named \(name); available: \(available.joined(separator: ", "))"
         }
     }
@@ -164,22 +182,31 @@ extension Theme {
 
 extension Theme {
     /// The themes a workbench can cycle through: only the built-in `mono` under NO_COLOR (or when no theme
-    /// file loads), else every theme in the themes folder.
-    public static func available(noColor: Bool, executable: URL) -> [Theme] {
-        guard !noColor, let directory = findDirectory(executable: executable) else { return [monochromeFallback] }
-        let found = loadAll(from: directory).themes
-        return found.isEmpty ? [monochromeFallback] : found
+    /// file loads), else every theme in the themes folder; and the theme files that cannot be used, by name.
+    public static func available(noColor: Bool, executable: URL) -> (themes: [Theme], broken: [String: ThemeError]) {
+        guard !noColor, let directory = findDirectory(executable: executable) else { return ([monochromeFallback], [:]) }
+        let (found, broken) = loadAll(from: directory)
+        return (found.isEmpty ? [monochromeFallback] : found, broken)
     }
 
-    /// The theme to open with: `mono` under NO_COLOR; else `--theme` (`requested`; an unknown name is an
-    /// error), else the session's (`saved`; an unknown one is passed over), else `dark`, else the first.
-    public static func choose(requested: String?, saved: String?, available: [String], noColor: Bool) throws -> String {
+    /// The theme to open with: `mono` under NO_COLOR; else `--theme` (`requested`: a name without a theme is
+    /// an error, saying what is wrong with its file when it has a `broken` one), else the session's
+    /// (`saved`; one that cannot be used is passed over, see `passedOver`), else `dark`, else the first.
+    public static func choose(requested: String?, saved: String?, available: [String], broken: [String: ThemeError] = [:],
+                              noColor: Bool) throws -> String {
         if noColor { return "mono" }
         if let requested {
-            guard available.contains(requested) else { throw ThemeError.unknown(name: requested, available: available) }
-            return requested
+            if available.contains(requested) { return requested }
+            throw broken[requested] ?? ThemeError.unknown(name: requested, available: available)
         }
         if let saved, available.contains(saved) { return saved }
         return available.contains("dark") ? "dark" : (available.first ?? "mono")
+    }
+
+    /// A notice for when the session's theme could not be used because its file is broken: what is wrong
+    /// with it, and which theme opened instead. Nil when the saved theme was used or has no file at all.
+    public static func passedOver(saved: String?, chosen: String, broken: [String: ThemeError]) -> String? {
+        guard let saved, saved != chosen, let problem = broken[saved] else { return nil }
+        return "the session's theme \(saved) cannot be used (\(problem)); using \(chosen)"
     }
 }

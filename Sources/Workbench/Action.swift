@@ -63,6 +63,10 @@ public enum Action: Equatable, Sendable {
     case sessionSaved(path: String)
     case sessionSaveFailed(String)
     case quitRequested
+    /// Ctrl-Z after the last work was restored at start: swap it for the fresh start (and back).
+    case restoreToggled
+    /// Writing the autosave failed (said once, until it works again).
+    case autosaveFailed(String)
 
     /// A background run ended; dropped unless `id` is the newest request for `model`.
     case inferenceFinished(id: Int, model: Int, analysis: Analysis)

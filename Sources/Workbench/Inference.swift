@@ -55,6 +55,10 @@ extension RobertaModel {
             analysis.attention = result.attention
         } catch InferenceError.noMaskToken {
             analysis.error = "no <mask> yet: type <mask> (or press Ctrl-O) where the model should fill in a word"
+        } catch InferenceError.inputTooLong(let count, let maximum) {
+            // The engine's message offers --truncate, which is the command line's; here the text must shrink.
+            analysis.error = "the text is \(count) tokens (with <s> and </s>) but this model takes at most \(maximum); "
+                + "shorten it by \(count - maximum) tokens (Ctrl-W deletes a word)"
         } catch {
             analysis.error = String(describing: error)
         }

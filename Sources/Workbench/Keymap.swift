@@ -19,7 +19,8 @@ public enum Keymap {
         KeyBinding(scope: "Anywhere", keys: "F6 (n)", does: "write a note (saved with the session)"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-S (s)", does: "save the session (sessions/NAME.json)"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-O", does: "insert <mask> at the cursor"),
-        KeyBinding(scope: "Anywhere", keys: "Ctrl-C (q)", does: "quit"),
+        KeyBinding(scope: "Anywhere", keys: "Ctrl-C (q)", does: "quit (your work is autosaved)"),
+        KeyBinding(scope: "Anywhere", keys: "Ctrl-Z", does: "start fresh after a restore (and back)"),
         KeyBinding(scope: "Editor", keys: "typing, paste", does: "edit the sentence; inference runs live"),
         KeyBinding(scope: "Editor", keys: "Left / Right", does: "move the cursor"),
         KeyBinding(scope: "Editor", keys: "Ctrl-Left/Right, Alt-b/f", does: "jump a word"),
@@ -74,6 +75,7 @@ public enum Keymap {
         case .ctrl("s"): return .sessionSaveRequested
         case .ctrl("o"): return .maskInserted
         case .ctrl("c"): return .quitRequested
+        case .ctrl("z"): return .restoreToggled
         default: break
         }
         if state.focus == .editor { return editorAction(for: key) }

@@ -67,3 +67,31 @@ public enum WorkbenchLaunch {
         return state
     }
 }
+
+extension WorkbenchLaunch {
+    /// The autosave to offer back at start: only when neither `--session` nor `--text` says what to open,
+    /// and only when it holds work (`Autosave.hasWork`), so a fresh start is never "restored".
+    public static func restorable(_ autosave: Autosave?, options: LaunchOptions) -> Autosave? {
+        guard options.sessionFile == nil, options.text == nil, let autosave, autosave.hasWork() else { return nil }
+        return autosave
+    }
+
+    /// The first state with the autosave's work on screen (its text, history, notes, selections and the
+    /// session file Ctrl-S writes to; `--top-k` still wins) and a notice saying so; Ctrl-Z swaps it for the
+    /// fresh start and back until the work changes. `theme` is chosen by the caller (flag, then the autosave's).
+    public static func state(models: [ModelInfo], options: LaunchOptions, restoring autosave: Autosave,
+                             themes: [String], theme: String, now: Date, timeZone: TimeZone = .current) -> WorkbenchState {
+        let fresh = state(models: models, options: options, session: nil, themes: themes, theme: theme)
+        var restored = fresh
+        restored.restore(autosave.session)
+        restored.theme = theme
+        restored.sessionPath = autosave.sessionPath
+        if let topK = options.topK { restored.topK = topK }
+        let notice = autosave.restoredNotice(now: now, timeZone: timeZone)
+        let when = Autosave.formatTime(autosave.savedAt, now: now, timeZone: timeZone)
+        restored.notice = Notice(notice)
+        restored.restoreSwap = RestoreSwap(other: fresh.session, otherSessionPath: nil, restoredNotice: notice,
+                                           freshNotice: "Started fresh. Ctrl-Z: back to your work from \(when)")
+        return restored
+    }
+}

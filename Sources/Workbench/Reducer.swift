@@ -3,6 +3,18 @@
 /// Pure: no terminal, no clock, no model. Inference comes back later as `.inferenceFinished`, and a result
 /// whose id is not the newest request for its model is dropped, so an older text is never shown as current.
 public func reduce(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
+    guard let swap = state.restoreSwap, action != .restoreToggled else { return apply(&state, action) }
+    // Once the work on screen changes, Ctrl-Z no longer swaps it (that would throw the change away).
+    let before = (state.text, state.history, state.notes)
+    let effects = apply(&state, action)
+    if before != (state.text, state.history, state.notes) {
+        state.restoreSwap = nil
+        if let notice = state.notice?.text, notice.contains(swap.restoredNotice) || notice == swap.freshNotice { state.notice = nil }
+    }
+    return effects
+}
+
+func apply(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
     switch action {
     case .opened:
         return requests(&state)
@@ -253,6 +265,24 @@ public func reduce(_ state: inout WorkbenchState, _ action: Action) -> [Effect] 
     case .quitRequested:
         state.quitRequested = true
         return [.quit]
+    case .restoreToggled:
+        guard var swap = state.restoreSwap else {
+            state.notice = Notice("nothing to undo: Ctrl-Z only swaps the work restored at start for a fresh start, before you change it")
+            return []
+        }
+        let current = state.session, currentPath = state.sessionPath
+        state.restore(swap.other)
+        state.sessionPath = swap.otherSessionPath
+        state.historyIndex = nil
+        swap.other = current
+        swap.otherSessionPath = currentPath
+        swap.showingRestored.toggle()
+        state.notice = Notice(swap.showingRestored ? swap.restoredNotice : swap.freshNotice)
+        state.restoreSwap = swap
+        return requests(&state)
+    case .autosaveFailed(let message):
+        state.notice = Notice(message, isError: true)
+        return []
 
     case .inferenceFinished(let id, let model, let analysis):
         guard state.latestRequest[model] == id else { return [] }

@@ -62,7 +62,7 @@ public struct Session: Codable, Equatable, Sendable {
         do {
             return try JSONDecoder().decode(Session.self, from: data)
         } catch {
-            throw SessionError.invalid(path: path, reason: String(describing: error))
+            throw SessionError.invalid(path: path, reason: JSONProblem.describe(error, in: data))
         }
     }
 
@@ -73,28 +73,11 @@ public struct Session: Codable, Equatable, Sendable {
         return try encoder.encode(self) + Data("\n".utf8)
     }
 
-    /// Writes the session atomically: a temporary file in the same directory, then rename(2), so a crash
-    /// leaves either the old file or the new one, never half of one.
+    /// Writes the session atomically (`AtomicFile`): a crash leaves either the old file or the new one.
     public func save(to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-            let data = try encoded()
-            guard FileManager.default.createFile(atPath: temporary.path, contents: data) else {
-                throw SessionError.unwritable(path: path, reason: "cannot create \(temporary.path)")
-            }
-            guard rename(temporary.path, url.path) == 0 else {
-                let reason = String(cString: strerror(errno))
-                try? FileManager.default.removeItem(at: temporary)
-                throw SessionError.unwritable(path: path, reason: reason)
-            }
-        } catch let error as SessionError {
-            throw error
-        } catch {
-            throw SessionError.unwritable(path: path, reason: (error as NSError).localizedDescription)
-        }
+        let data: Data
+        do { data = try encoded() } catch { throw SessionError.unwritable(path: path, reason: String(describing: error)) }
+        do { try AtomicFile.write(data, to: path) } catch { throw SessionError.unwritable(path: path, reason: error.reason) }
     }
 }
 

@@ -27,6 +27,26 @@ public struct Notice: Equatable, Sendable {
     }
 }
 
+/// The two starts Ctrl-Z swaps between after the autosave was restored: the content not on screen now
+/// (the fresh start, or the restored work) and the notices that say which one is showing.
+public struct RestoreSwap: Equatable, Sendable {
+    /// The content not on screen, and where Ctrl-S wrote with it.
+    public var other: Session
+    public var otherSessionPath: String?
+    /// Whether the restored work is on screen (else the fresh start).
+    public var showingRestored = true
+    /// The status lines for the restored work and for the fresh start.
+    public var restoredNotice: String
+    public var freshNotice: String
+
+    public init(other: Session, otherSessionPath: String?, restoredNotice: String, freshNotice: String) {
+        self.other = other
+        self.otherSessionPath = otherSessionPath
+        self.restoredNotice = restoredNotice
+        self.freshNotice = freshNotice
+    }
+}
+
 /// Everything the workbench shows, in one value; only `reduce` changes it.
 public struct WorkbenchState: Equatable, Sendable {
     public var models: [ModelInfo]
@@ -79,6 +99,8 @@ public struct WorkbenchState: Equatable, Sendable {
     public var banner: String?
     /// Where `save` writes; nil until a session was opened or saved.
     public var sessionPath: String?
+    /// After the last work was restored at start: what Ctrl-Z swaps in, until the text, history or notes change.
+    public var restoreSwap: RestoreSwap?
     public var quitRequested = false
 
     /// The latest result shown per model index.

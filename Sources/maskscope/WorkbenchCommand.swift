@@ -13,8 +13,19 @@ struct WorkbenchCommand: ParsableCommand {
         abstract: "Open the terminal workbench: live fill-mask, tokens and BPE merges, attention heatmaps, two models side by side.",
         discussion: """
             Type a sentence with <mask> and the candidates update as you type. Press F1 (or ? outside the
-            editor) for every key; q or Ctrl-C quits. Themes are read from themes/*.json; NO_COLOR turns
-            colours off.
+            editor) for every key; q or Ctrl-C quits at once.
+
+            Nothing typed is lost: the sentence, history, notes, selections and models are autosaved a few
+            seconds after each change and whenever the workbench ends (q, Ctrl-C, SIGTERM, SIGHUP, even a
+            crash), to $XDG_STATE_HOME/maskscope/autosave.json (default ~/.local/state/maskscope/
+            autosave.json; MASKSCOPE_AUTOSAVE=FILE puts it elsewhere, MASKSCOPE_AUTOSAVE=off turns it off).
+            The next start without --session or --text brings that work back and says so; Ctrl-Z then
+            starts fresh (and again brings it back). The autosave found at start is also kept as
+            autosave.previous.json; --session opens either file.
+
+            Themes are read from themes/*.json; NO_COLOR turns colours off. Any signal that ends the
+            workbench gives the terminal back first; SWIFT_BACKTRACE=interactive=no adds the Swift
+            runtime's backtrace after a crash.
             """)
 
     @Option(name: .long, parsing: .singleValue,
@@ -48,48 +59,99 @@ struct WorkbenchCommand: ParsableCommand {
         if let session {
             do { opened = try Session.load(from: session) } catch { fail(String(describing: error)) }
         }
+        // Problems to show on the status line once the screen is open (none of them stops the start).
+        var problems: [String] = []
+
+        // The autosave: offered back when no --session or --text says what to open; kept as
+        // autosave.previous.json before this run writes over it.
+        let environment = ProcessInfo.processInfo.environment
+        let autosavePath = Autosave.location(environment: environment, home: environment["HOME"] ?? NSHomeDirectory())
+        var found: Autosave?
+        if let autosavePath {
+            Autosaver.removeStaleTemporaries(of: autosavePath)
+            do { found = try Autosave.load(from: autosavePath) } catch {
+                // Moved aside, not overwritten: what is in it may still be read by hand.
+                let aside = autosavePath + ".broken"
+                rename(autosavePath, aside)
+                problems.append("\(error); moved it to \(aside)")
+            }
+            if let found { Autosaver.keepPrevious(found, of: autosavePath) }
+        }
+        let restoring = WorkbenchLaunch.restorable(found, options: options)
+
         let load = { [threads] (resolved: ResolvedModel) in try RobertaModel.load(directory: resolved.directory, threads: threads) }
-        // Each model with what a session saves for it (as named) and what the status line calls it.
+        /// A named model resolved and loaded, with what a session saves for it (as named) and what the status line calls it.
+        func open(_ entry: NamedModel) throws -> (model: RobertaModel, given: String, title: String) {
+            let resolved = try ModelResolver().resolve(entry.lookup)
+            do { return (try load(resolved), entry.given, resolved.title) } catch {
+                throw ValidationError("cannot load model \(resolved.directory.path): \(error)")
+            }
+        }
         var models: [(model: RobertaModel, given: String, title: String)] = []
         var banner: String?
-        var notice: String?
         let named = WorkbenchLaunch.models(options, session: opened)
-        if named.isEmpty {
+        if named.isEmpty, let restoring {
+            // The restored work's models, when they still open; else the defaults, and the status line says why.
+            do { models = try restoring.session.models.map { try open(NamedModel(given: $0, lookup: $0)) } } catch {
+                problems.append("the autosave's models did not open (\(error)); opened the default models")
+                models = []
+            }
+        }
+        if !named.isEmpty {
+            for entry in named {
+                do { models.append(try open(entry)) } catch { fail(String(describing: error)) }
+            }
+        } else if models.isEmpty {
             // None named: the startup policy (cached models, else the pocket pair); the first two that load.
             do {
                 let selection = try StartupPolicy().open(limit: 2, load: load)
                 models = selection.models.map { ($0.model, $0.resolved.name, $0.resolved.title) }
                 banner = selection.banner
-                notice = selection.notice
+                if let notice = selection.notice { problems.insert(notice, at: 0) }
             } catch {
                 fail(String(describing: error))
             }
-        } else {
-            for entry in named {
-                let resolved: ResolvedModel
-                do { resolved = try ModelResolver().resolve(entry.lookup) } catch { fail(String(describing: error)) }
-                do { models.append((try load(resolved), entry.given, resolved.title)) } catch {
-                    fail("cannot load model \(resolved.directory.path): \(error)")
-                }
-            }
         }
 
-        let noColor = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
-        let themes = Theme.available(noColor: noColor, executable: URL(fileURLWithPath: CommandLine.arguments[0]))
+        // Pocket models named (by --model, a session or the autosave) carry the same banner as when the policy opens them.
+        if banner == nil, models.contains(where: { PocketModels.names.contains($0.given) }) { banner = PocketModels.banner }
+
+        let noColor = !(environment["NO_COLOR"] ?? "").isEmpty
+        let (themes, brokenThemes) = Theme.available(noColor: noColor, executable: URL(fileURLWithPath: CommandLine.arguments[0]))
+        let saved = opened?.theme ?? restoring?.session.theme
         let chosen: String
-        do { chosen = try Theme.choose(requested: theme, saved: opened?.theme, available: themes.map(\.name), noColor: noColor) } catch {
+        do {
+            chosen = try Theme.choose(requested: theme, saved: saved, available: themes.map(\.name), broken: brokenThemes, noColor: noColor)
+        } catch {
             fail(String(describing: error))
         }
+        if let passedOver = Theme.passedOver(saved: saved, chosen: chosen, broken: brokenThemes) { problems.append(passedOver) }
 
         let infos = models.enumerated().map { i, m -> ModelInfo in
             var name = m.title
             if models.indices.contains(where: { $0 != i && models[$0].title == m.title }) { name += "#\(i + 1)" }
             return ModelInfo(m.model, name: name, path: m.given, directory: m.model.directory.path)
         }
-        var state = WorkbenchLaunch.state(models: infos, options: options, session: opened, themes: themes.map(\.name), theme: chosen)
+        var state: WorkbenchState
+        if let restoring {
+            state = WorkbenchLaunch.state(models: infos, options: options, restoring: restoring, themes: themes.map(\.name), theme: chosen, now: Date())
+        } else {
+            state = WorkbenchLaunch.state(models: infos, options: options, session: opened, themes: themes.map(\.name), theme: chosen)
+        }
         state.banner = banner
         state.catalog = Self.catalog()
-        if let notice { state.notice = Notice(notice, isError: true) }
+        if !problems.isEmpty {
+            state.notice = Notice(([state.notice?.text].compactMap { $0 } + problems).joined(separator: " · "), isError: true)
+        }
+
+        var autosaver: Autosaver?
+        if let autosavePath {
+            // The folder exists before the crash handler may need it (it can only open a file, not make folders).
+            try? FileManager.default.createDirectory(atPath: URL(fileURLWithPath: autosavePath).deletingLastPathComponent().path,
+                                                     withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            CrashSave.configure(path: autosavePath)
+            autosaver = Autosaver(path: autosavePath, published: { CrashSave.publish($0) })
+        }
 
         let terminal: CursesTerminal
         do { terminal = try CursesTerminal(colors: !noColor) } catch { fail(String(describing: error)) }
@@ -119,8 +181,15 @@ struct WorkbenchCommand: ParsableCommand {
                     }
                 }
             },
-            mailbox: mailbox)
+            autosaver: autosaver, mailbox: mailbox)
         app.run()
+        // Ended by SIGTERM, SIGHUP or SIGINT: the work is saved; give the terminal back, then die of the
+        // signal, so whoever sent it sees that it worked (exit status 128 + N).
+        terminal.close()
+        if let number = app.endedBySignal {
+            signal(number, SIG_DFL)
+            raise(number)
+        }
     }
 
     /// The models the picker offers: every model in the Hugging Face cache, then the known ones to pull.

@@ -30,7 +30,7 @@ final class CellBufferTests: XCTestCase {
 final class ThemeTests: XCTestCase {
     func testShippedThemesDecodeAndIncludeDarkLightAndMono() {
         let (themes, problems) = Theme.loadAll(from: Fixture.themesDirectory)
-        XCTAssertEqual(problems, [])
+        XCTAssertEqual(problems, [:])
         let names = Set(themes.map(\.name))
         XCTAssertTrue(names.isSuperset(of: ["dark", "light", "mono"]), "\(names)")
         for theme in themes where !theme.monochrome {

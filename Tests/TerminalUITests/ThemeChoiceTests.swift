@@ -23,6 +23,6 @@ final class ThemeChoiceTests: XCTestCase {
         XCTAssertEqual(try Theme.choose(requested: "light", saved: "dark", available: ["mono"], noColor: true), "mono")
         XCTAssertEqual(try Theme.choose(requested: "neon", saved: nil, available: ["mono"], noColor: true), "mono",
                        "under NO_COLOR --theme is not even checked")
-        XCTAssertEqual(Theme.available(noColor: true, executable: URL(fileURLWithPath: "/nonexistent/maskscope")).map(\.name), ["mono"])
+        XCTAssertEqual(Theme.available(noColor: true, executable: URL(fileURLWithPath: "/nonexistent/maskscope")).themes.map(\.name), ["mono"])
     }
 }
