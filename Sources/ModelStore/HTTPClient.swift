@@ -22,6 +22,28 @@ public struct TransportError: Error, Sendable, Equatable {
     /// Body bytes that reached the sink before the failure.
     public let received: Int64
 
+    /// The start of `detail` for a transfer that timed out.
+    public static let timedOutReason = "timed out"
+
+    /// What a URLError code means, for when FoundationNetworking gives no description (it gives none for a
+    /// timeout, which read "error -1001").
+    static func reason(code: Int, idleTimeout: TimeInterval) -> String {
+        switch code {
+        case NSURLErrorTimedOut:
+            let seconds = idleTimeout == idleTimeout.rounded() ? String(Int(idleTimeout)) : String(idleTimeout)
+            return "\(timedOutReason): no data for \(seconds) s"
+        case NSURLErrorCannotFindHost, NSURLErrorDNSLookupFailed: return "the host name was not found"
+        case NSURLErrorCannotConnectToHost: return "the connection was refused"
+        case NSURLErrorNetworkConnectionLost: return "the connection was lost"
+        case NSURLErrorNotConnectedToInternet: return "no network connection"
+        case NSURLErrorSecureConnectionFailed: return "the TLS connection failed"
+        case NSURLErrorServerCertificateUntrusted, NSURLErrorServerCertificateHasBadDate, NSURLErrorServerCertificateHasUnknownRoot,
+             NSURLErrorServerCertificateNotYetValid: return "the server's certificate is not trusted"
+        case NSURLErrorBadServerResponse: return "the server's answer could not be read"
+        default: return "network error \(code)"
+        }
+    }
+
     /// True when the server could not be reached at all (DNS, refused, no network), as opposed to a cut transfer.
     public var isUnreachable: Bool {
         [NSURLErrorNotConnectedToInternet, NSURLErrorCannotFindHost, NSURLErrorCannotConnectToHost,
@@ -61,7 +83,7 @@ public final class HTTPClient: Sendable {
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         session.dataTask(with: request).resume()
         delegate.done.wait()
-        return try delegate.outcome()
+        return try delegate.outcome(idleTimeout: idleTimeout)
     }
 }
 
@@ -124,13 +146,16 @@ private final class TransferDelegate: NSObject, URLSessionDataDelegate, @uncheck
         done.signal()
     }
 
-    func outcome() throws -> HTTPHead {
+    func outcome(idleTimeout: TimeInterval) throws -> HTTPHead {
         try lock.withLock {
             if let sinkFailure { throw sinkFailure }
             if let failure {
                 let nsError = failure as NSError
                 let underlying = (nsError.userInfo[NSUnderlyingErrorKey] as? NSError)?.userInfo[NSLocalizedDescriptionKey] as? String
-                let detail = (nsError.userInfo[NSLocalizedDescriptionKey] as? String) ?? underlying ?? "error \(nsError.code)"
+                let reason = TransportError.reason(code: nsError.code, idleTimeout: idleTimeout)
+                // A timeout is said with how long we waited; other failures in Foundation's words when it has any.
+                let described = (nsError.userInfo[NSLocalizedDescriptionKey] as? String) ?? underlying
+                let detail = nsError.code == NSURLErrorTimedOut ? reason : described ?? reason
                 throw TransportError(url: url, code: nsError.code, detail: detail, received: received)
             }
             guard let response else {

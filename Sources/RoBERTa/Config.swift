@@ -160,12 +160,12 @@ public struct RobertaConfig: Sendable, Equatable {
 }
 
 /// How a JSON value read by JSONSerialization reads in a message: `the string "yes"`, `the number 1`, `true`,
-/// `null`, `a list`, `an object`.
-func describeJSONValue(_ value: Any) -> String {
+/// `null`, `a list`, `an object`; a long string is cut, with its length.
+public func describeJSONValue(_ value: Any) -> String {
     if value is NSNull { return "null" }
     if let text = value as? String {
-        let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
-        return "the string \"\(shown)\""
+        let length = text.count
+        return length > 40 ? "the string \"\(text.prefix(40))…\" (\(length) characters)" : "the string \"\(text)\""
     }
     if JSONNumber.isBool(value) { return (value as? NSNumber)?.boolValue == true ? "true" : "false" }
     if let whole = JSONNumber.int(value) { return "the number \(whole)" }

@@ -62,12 +62,7 @@ public final class RobertaModel: @unchecked Sendable {
         }
         guard isDirectory.boolValue else { throw ModelLoadError.notADirectory(directory.path) }
         let config = try RobertaConfig.load(from: directory.appendingPathComponent("config.json"))
-        // The tokenizer reads these with Foundation, which would block on a FIFO: refuse anything not a file first.
-        for name in tokenizerFiles {
-            let path = directory.appendingPathComponent(name).path
-            if FileManager.default.fileExists(atPath: path) { try requireRegularFile(path) }
-        }
-        let tokenizer = try BPETokenizer.load(directory: directory)
+        let tokenizer = try loadTokenizer(directory: directory)
         let forced = ProcessInfo.processInfo.environment["MASKSCOPE_KERNELS"].flatMap(Kernels.init(rawValue:))
         let useKernels = (forced ?? kernels) == .auto && Compute.kernelsAvailable
         let weights = try RobertaWeights(directory: directory, config: config, precision: precision, sixteenBit: useKernels)
@@ -76,6 +71,16 @@ public final class RobertaModel: @unchecked Sendable {
         // spinning OpenBLAS worker steals the core our own threads need.
         setBLASThreads(useKernels ? 1 : compute.threads)
         return RobertaModel(directory: directory, config: config, tokenizer: tokenizer, weights: weights, compute: compute)
+    }
+
+    /// `BPETokenizer.load(directory:)`, after refusing tokenizer files that are not regular files: the tokenizer
+    /// reads them with Foundation, which blocks on a FIFO and calls a directory a permission problem.
+    public static func loadTokenizer(directory: URL) throws -> BPETokenizer {
+        for name in tokenizerFiles {
+            let path = directory.appendingPathComponent(name).path
+            if FileManager.default.fileExists(atPath: path) { try requireRegularFile(path) }
+        }
+        return try BPETokenizer.load(directory: directory)
     }
 
     /// The files `BPETokenizer.load` reads when they are present.

@@ -10,26 +10,28 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure load time, fill-mask latency (median and p90) and peak RSS.",
         discussion: """
-            Times whole fill-mask calls (tokenize, forward pass, LM head at the masks, top-k, decode) after
-            warm-up runs, for a short (~9 tokens) and a long (~40 tokens) sentence unless --text is given,
-            each with and without attention capture. Then it types the first sentence into the real
-            workbench loop (an in-memory 80x24 terminal), one key every --typing-interval ms, and reports how
-            long each key waited for its frame and how long the last key's answer took to show.
-            Scripts/bench-compare runs this and transformers' pipeline on the same checkpoint side by side.
+            Times whole fill-mask calls (tokenize, forward pass, LM head at the masks,
+            top-k, decode) after warm-up runs, for a short (~9 tokens) and a long (~40
+            tokens) sentence unless --text is given, each with and without attention
+            capture. Then it types the first sentence into the real workbench loop (an
+            in-memory 80x24 terminal), one key every --typing-interval ms, and reports how
+            long each key waited for its frame and how long the last key's answer took to
+            show. Scripts/bench-compare runs this and transformers' pipeline on the same
+            checkpoint side by side.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .long, help: ArgumentHelp("A sentence with <mask> to time (repeatable; default: a short and a long one).", valueName: "text"))
+    @Option(name: .long, help: ArgumentHelp("A sentence with <mask> to time (repeatable, at most 10 times; default: a short and a long one).", valueName: "text"))
     var text: [String] = []
 
-    @Option(help: ArgumentHelp("Timed runs per case.", valueName: "n"))
+    @Option(help: ArgumentHelp("Timed runs per case, 1 to 1000.", valueName: "n"))
     var runs: Int = 30
 
-    @Option(help: ArgumentHelp("Untimed runs first.", valueName: "n"))
+    @Option(help: ArgumentHelp("Untimed runs first, 0 to 100.", valueName: "n"))
     var warmup: Int = 3
 
-    @Option(help: ArgumentHelp("Also type the first sentence into the workbench loop, one key every ms milliseconds, and time each key to its frame (0: skip).", valueName: "ms"))
+    @Option(help: ArgumentHelp("Also type the first sentence into the workbench loop, one key every ms milliseconds, and time each key to its frame (0 to 1000; 0 skips the typing).", valueName: "ms"))
     var typingInterval: Double = 50
 
     @Flag(help: "Print one JSON object.")
@@ -41,9 +43,15 @@ struct Bench: ParsableCommand {
     ]
 
     func validate() throws {
-        if runs < 1 { throw ValidationError("--runs must be at least 1 (got \(runs))") }
-        if warmup < 0 { throw ValidationError("--warmup must be 0 or more (got \(warmup))") }
-        if !(typingInterval >= 0) { throw ValidationError("--typing-interval must be 0 or more milliseconds (got \(typingInterval))") }
+        try OptionBounds.check(runs, 1...1000, option: "--runs")
+        try OptionBounds.check(warmup, 0...100, option: "--warmup")
+        try OptionBounds.check(typingInterval, 0...1000, option: "--typing-interval", unit: "milliseconds")
+        if text.count > 10 { throw ValidationError("--text may be given at most 10 times (got \(text.count))") }
+        let typed = (text.first ?? Self.defaultTexts[0]).count
+        if Double(typed) * typingInterval > 600_000 {
+            throw ValidationError("typing the first sentence (\(typed) characters) one key every \(OptionBounds.shown(typingInterval)) ms "
+                                  + "would take over 10 minutes; give a shorter first --text or a smaller --typing-interval")
+        }
     }
 
     func run() throws {

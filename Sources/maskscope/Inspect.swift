@@ -13,7 +13,7 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .customLong("top-k"), help: ArgumentHelp("Candidates per mask (default 5).", valueName: "k"))
+    @Option(name: .customLong("top-k"), help: ArgumentHelp("Candidates per mask (at most the model's vocabulary).", valueName: "k"))
     var topK: Int = 5
 
     @Flag(help: "Print one JSON object.")
@@ -26,11 +26,12 @@ struct Inspect: ParsableCommand {
     var text: String
 
     func validate() throws {
-        if topK < 1 { throw ValidationError("--top-k must be at least 1 (got \(topK))") }
+        try OptionBounds.check(topK, 1...Int.max, option: "--top-k")
     }
 
     func run() throws {
         let model = try modelOptions.load().model
+        try OptionBounds.checkTopK(topK, source: "--top-k", model: model)
         let result = try model.fillMask(text, options: FillMaskOptions(
             topK: topK, truncate: truncate, capture: CaptureOptions(attention: true)))
         for message in result.warnings { warn(message) }

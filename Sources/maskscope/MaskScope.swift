@@ -12,6 +12,25 @@ struct MaskScope: ParsableCommand {
         version: "0.1.0",
         subcommands: [WorkbenchCommand.self, Predict.self, Tokenize.self, Inspect.self, Bench.self, Models.self, Pull.self],
         defaultSubcommand: WorkbenchCommand.self)
+
+    /// ArgumentParser's `main`, with the errors of a run put into words first (`MessageText.line`): Foundation and
+    /// system errors as what happened, long inputs shortened.
+    static func main() {
+        StandardStreams.occupyClosedDescriptors()
+        do {
+            var command = try parseAsRoot()
+            do {
+                try command.run()
+            } catch let error where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+                // ArgumentParser's own (usage errors, exit codes, and `--help`, which its help command throws).
+                throw error
+            } catch {
+                throw CommandFailure(MessageText.line(for: error))
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every command that loads a model shares.
@@ -19,17 +38,18 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("roberta-base, roberta-large, distilroberta-base or ORG/NAME from the Hugging Face cache (see `maskscope models`), pocket-teacher, pocket-student, or a model directory (config.json, vocab.json, merges.txt, model.safetensors). Default: the first model in the cache, else pocket-teacher.", valueName: "name|dir"))
     var model: String?
 
-    @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core).", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core; at most twice the cores, more are lowered to that with a warning).", valueName: "n"))
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let threads { try OptionBounds.check(threads, 1...Int.max, option: "--threads") }
     }
 
     /// Loads the named model (a name resolves through the hub cache) or, with no --model, the first that the
     /// startup policy opens.
     func load() throws -> (model: RobertaModel, name: String) {
-        try openModel(model) { try RobertaModel.load(directory: $0.directory, threads: threads) }
+        let threads = OptionBounds.threads(threads)
+        return try openModel(model) { try RobertaModel.load(directory: $0.directory, threads: threads) }
     }
 }
 
@@ -46,14 +66,4 @@ func openModel<Model>(_ name: String?, load: (ResolvedModel) throws -> Model) th
     let resolved = try ModelResolver().resolve(name)
     for note in resolved.notes { warn(note) }
     return (try load(resolved), name)
-}
-
-/// Writes a line to standard error.
-func warn(_ message: String) {
-    FileHandle.standardError.write(Data(("warning: " + message + "\n").utf8))
-}
-
-/// Writes a line to standard output.
-func emit(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

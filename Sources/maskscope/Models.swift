@@ -42,14 +42,16 @@ func modelsTable(cache: HubCache, entries: [ModelEntry], pocket: [ModelEntry]) -
             + pad(e.dtypes.isEmpty ? "?" : e.dtypes.joined(separator: "/"), 7)
             + pad(e.layers.map(String.init) ?? "?", 8) + pad(e.hiddenSize.map(String.init) ?? "?", 8) + last
     }
+    func rows(_ e: ModelEntry, last: String) -> [String] {
+        [row(e, last: last)] + e.notes.map { "    note: \(MessageText.readable($0))" }
+    }
     lines.append("")
     if present.isEmpty {
         lines.append("No model in the cache yet.")
     } else {
         lines.append(header + "PATH")
         for e in present {
-            lines.append(row(e, last: e.directory?.path ?? ""))
-            for note in e.notes { lines.append("    note: \(note)") }
+            lines += rows(e, last: e.directory?.path ?? "")
         }
     }
     if !absent.isEmpty {
@@ -57,8 +59,7 @@ func modelsTable(cache: HubCache, entries: [ModelEntry], pocket: [ModelEntry]) -
         lines.append("Not downloaded yet:")
         lines.append(header + "GET IT WITH")
         for e in absent {
-            lines.append(row(e, last: e.pullCommand ?? ""))
-            for note in e.notes { lines.append("    note: \(note)") }
+            lines += rows(e, last: e.pullCommand ?? "")
         }
     }
     lines.append("")
@@ -68,8 +69,7 @@ func modelsTable(cache: HubCache, entries: [ModelEntry], pocket: [ModelEntry]) -
         lines.append("Pocket models (small, trained in this repository, not RoBERTa; opened when the cache has no model):")
         lines.append(header + "PATH")
         for e in pocket {
-            lines.append(row(e, last: e.directory?.path ?? ""))
-            for note in e.notes { lines.append("    note: \(note)") }
+            lines += rows(e, last: e.directory?.path ?? "")
         }
     }
     lines.append("")
@@ -86,7 +86,7 @@ func modelsJSON(cache: HubCache, entries: [ModelEntry], pocket: [ModelEntry]) ->
             ("loadable", .bool(e.loadable)), ("path", optional(e.directory?.path)), ("revision", optional(e.revision)),
             ("size_bytes", optional(e.sizeBytes.map { Int($0) })), ("dtype", .array(e.dtypes.map { .string($0) })),
             ("model_type", optional(e.modelType)), ("layers", optional(e.layers)), ("hidden_size", optional(e.hiddenSize)),
-            ("pull_command", optional(e.pullCommand)), ("notes", .array(e.notes.map { .string($0) })),
+            ("pull_command", optional(e.pullCommand)), ("notes", .array(e.notes.map { .string(MessageText.readable($0)) })),
         ])
     }
     return .object([("cache", .string(cache.root.path)), ("models", .array(models)),

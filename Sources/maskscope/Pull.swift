@@ -12,14 +12,18 @@ struct Pull: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Download models from the Hugging Face hub into its cache (resumable).",
         discussion: """
-            Fetches config.json, vocab.json, merges.txt, the tokenizer files and model.safetensors into
-            HF_HUB_CACHE (else HF_HOME/hub, else ~/.cache/huggingface/hub) in the hub's own layout, so
-            transformers' from_pretrained uses the same files. HF_ENDPOINT overrides the hub address; the
-            token in HF_TOKEN, else the one `huggingface-cli login` saved (HF_TOKEN_PATH, HF_HOME/token,
-            ~/.cache/huggingface/token), is sent to the hub. An interrupted pull resumes where it stopped
-            when run again; large files are checked against the SHA-256 the hub publishes, small ones
-            against their git blob id. Each file is written under huggingface_hub's lock, so a second pull
-            of the same file waits.
+            Fetches config.json, vocab.json, merges.txt, the tokenizer files and
+            model.safetensors into HF_HUB_CACHE (else HF_HOME/hub, else
+            ~/.cache/huggingface/hub) in the hub's own layout, so transformers'
+            from_pretrained uses the same files. HF_ENDPOINT overrides the hub address;
+            the token in HF_TOKEN, else the one `huggingface-cli login` saved
+            (HF_TOKEN_PATH, HF_HOME/token, ~/.cache/huggingface/token), is sent to the
+            hub. An interrupted pull resumes where it stopped when run again; large files
+            are checked against the SHA-256 the hub publishes, small ones against their
+            git blob id. Each file is written under huggingface_hub's lock, so a second
+            pull of the same file waits. A transfer that receives nothing for
+            HF_HUB_DOWNLOAD_TIMEOUT seconds (huggingface_hub's variable; default 60 here)
+            stops with an error; running the pull again resumes it.
             """)
 
     @Argument(help: ArgumentHelp("roberta-base, roberta-large, distilroberta-base or ORG/NAME.", valueName: "name"))
@@ -35,17 +39,34 @@ struct Pull: ParsableCommand {
     func run() throws {
         let cache = HubCache.locate()
         let endpoint = try HubEndpoint.fromEnvironment()
+        let timeout = try Self.downloadTimeout(ProcessInfo.processInfo.environment)
         let progress = TerminalProgress(interactive: isatty(STDERR_FILENO) == 1)
-        let downloader = HubDownloader(cache: cache, endpoint: endpoint, progress: progress)
+        let downloader = HubDownloader(cache: cache, endpoint: endpoint, client: HTTPClient(idleTimeout: timeout), progress: progress)
         for name in names {
             let repoID = KnownModels.find(name)?.repoID ?? name
             progress.say("\(name): pulling \(repoID) from \(endpoint.base.absoluteString) into \(cache.root.path)")
-            let report = try downloader.pull(repoID: repoID, revision: revision)
+            let report: PullReport
+            do { report = try downloader.pull(repoID: repoID, revision: revision) } catch let error as PullError where "\(error)".contains(TransportError.timedOutReason) {
+                throw CommandFailure("\(error); if the server is only slow, wait longer with HF_HUB_DOWNLOAD_TIMEOUT=SECONDS (now \(OptionBounds.shown(timeout)))")
+            }
             let total = report.files.reduce(Int64(0)) { $0 + $1.bytes }
             progress.say("\(name): \(report.files.count) files, \(formatBytes(total)), commit \(report.commit)")
             emit("\(name)\t\(report.snapshot.path)")
         }
         if names.count == 1, let name = names.first { progress.say("use it with: maskscope --model \(name)") }
+    }
+}
+
+extension Pull {
+    static let downloadTimeoutKey = "HF_HUB_DOWNLOAD_TIMEOUT"
+
+    /// Seconds without a byte before a transfer fails: HF_HUB_DOWNLOAD_TIMEOUT (huggingface_hub's variable), else 60.
+    static func downloadTimeout(_ environment: [String: String]) throws -> TimeInterval {
+        guard let raw = environment[downloadTimeoutKey], !raw.isEmpty else { return 60 }
+        guard let seconds = Double(raw.trimmingCharacters(in: .whitespaces)), seconds.isFinite, seconds > 0, seconds <= 86400 else {
+            throw CommandFailure("\(downloadTimeoutKey) must be a number of seconds above 0 and at most 86400 (got \"\(raw)\")")
+        }
+        return seconds
     }
 }
 
@@ -62,7 +83,7 @@ final class TerminalProgress: PullProgress {
 
     func say(_ line: String) {
         clearBar()
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        _ = StandardStreams.writeAll(line + "\n", to: STDERR_FILENO)
     }
 
     func started(file: String, total: Int64?, resumedAt: Int64) {
@@ -86,7 +107,7 @@ final class TerminalProgress: PullProgress {
             guard now.timeIntervalSince(lastDraw) >= 0.1 || done == total else { return }
             lastDraw = now
             let line = ProgressText.bar(file: file, done: done, total: total, bytesPerSecond: rate, width: terminalWidth())
-            FileHandle.standardError.write(Data(("\r\u{1b}[2K" + line).utf8))
+            _ = StandardStreams.writeAll("\r\u{1b}[2K" + line, to: STDERR_FILENO)
             barShown = true
         } else if let total, total > 0 {
             let quarter = Int(Double(done) / Double(total) * 4)
@@ -105,7 +126,7 @@ final class TerminalProgress: PullProgress {
 
     private func clearBar() {
         if barShown {
-            FileHandle.standardError.write(Data("\r\u{1b}[2K".utf8))
+            _ = StandardStreams.writeAll("\r\u{1b}[2K", to: STDERR_FILENO)
             barShown = false
         }
     }

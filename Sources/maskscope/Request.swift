@@ -49,7 +49,7 @@ struct FillMaskRequest: Equatable {
         } else if let list = source as? [Any] {
             request.texts = try list.enumerated().map { index, item in
                 guard let text = item as? String else {
-                    throw RequestError("input \(index) is not a string; every input must be a text with <mask>")
+                    throw RequestError("input \(index) is \(describeJSONValue(item)), not a string; every input must be a text with <mask>")
                 }
                 return text
             }
@@ -65,7 +65,11 @@ struct FillMaskRequest: Equatable {
                 switch key {
                 case "top_k":
                     guard let k = JSONNumber.int(value), k >= 1 else {
-                        throw RequestError("parameters.top_k must be a whole number of at least 1 (got \(value))")
+                        var message = "parameters.top_k must be a whole number of at least 1 but is \(describeJSONValue(value))"
+                        if let text = value as? String, let k = Int(text.trimmingCharacters(in: .whitespaces)), k >= 1 {
+                            message += "; write the number without quotes: \"top_k\": \(k)"
+                        }
+                        throw RequestError(message)
                     }
                     request.topK = k
                 case "targets":
@@ -74,10 +78,15 @@ struct FillMaskRequest: Equatable {
                     } else if let many = value as? [Any], let strings = many as? [String], !strings.isEmpty {
                         request.targets = strings
                     } else {
-                        throw RequestError("parameters.targets must be a word or a non-empty list of words")
+                        let found = (value as? [Any]).map { list in
+                            list.isEmpty ? "an empty list" : "a list holding \(describeJSONValue(list.first { !($0 is String) } ?? NSNull()))"
+                        } ?? describeJSONValue(value)
+                        throw RequestError("parameters.targets must be a word or a non-empty list of words but is \(found)")
                     }
                 case "truncation":
-                    guard JSONNumber.isBool(value), let flag = value as? Bool else { throw RequestError("parameters.truncation must be true or false") }
+                    guard JSONNumber.isBool(value), let flag = value as? Bool else {
+                        throw RequestError("parameters.truncation must be true or false but is \(describeJSONValue(value))")
+                    }
                     request.truncate = flag
                 default:
                     request.ignoredParameters.append(key)

@@ -27,7 +27,7 @@ struct Tokenize: ParsableCommand {
     var text: String
 
     func run() throws {
-        let tokenizer = try openModel(model) { try BPETokenizer.load(directory: $0.directory) }.model
+        let tokenizer = try openModel(model) { try RobertaModel.loadTokenizer(directory: $0.directory) }.model
         let encoding = tokenizer.encode(text, addSpecialTokens: !noSpecialTokens, trace: true)
         if json {
             emit(tokenizeJSON(encoding).serialized())

@@ -8,14 +8,6 @@ final class DefaultModelTests: XCTestCase {
     static let fixtures = repoRoot.appendingPathComponent("Tests/Fixtures/models")
     static let sentence = "Paris is the <mask> of France."
 
-    /// A fresh empty folder, removed when the test ends.
-    func scratch() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("maskscope-cli-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
     /// An empty cache and a pocket folder; `HF_HUB_CACHE` and `MASKSCOPE_POCKET_MODELS` pointing at them.
     func environment() throws -> (cache: URL, pocket: URL, variables: [String: String]) {
         let cache = try scratch(), pocket = try scratch()
