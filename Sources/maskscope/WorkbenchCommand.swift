@@ -54,6 +54,7 @@ struct WorkbenchCommand: ParsableCommand {
 
     func run() throws {
         // Everything that can fail on the command line fails here, before the screen opens.
+        let threads = OptionBounds.threads(threads)
         let options = LaunchOptions(models: model, sessionFile: session, theme: theme, text: text, topK: topK)
         var opened: Session?
         if let session {

@@ -21,6 +21,17 @@ final class OptionBoundsTests: XCTestCase {
         XCTAssertEqual(atCap.stderr, "")
     }
 
+    /// The workbench takes the same cap (3000000000 used to trap there): with no terminal it ends as it does
+    /// without --threads, after the warning.
+    func testWorkbenchThreadsAboveTheCapAreLoweredNotATrap() throws {
+        let cap = 2 * ProcessInfo.processInfo.activeProcessorCount
+        let plain = try runMaskscope(["--model", Self.tiny], timeout: 60)
+        let run = try runMaskscope(["--model", Self.tiny, "--threads", "3000000000"], timeout: 60)
+        XCTAssertEqual(run.status, plain.status, run.stderr)
+        XCTAssertEqual(run.stderr, "warning: --threads 3000000000 is more than twice the \(cap / 2) cores here; using \(cap) "
+                       + "(threads beyond the cores only wait for one another)\n" + plain.stderr)
+    }
+
     func testNumericOptionsOutOfBoundsAreUsageErrors() throws {
         let cases: [(arguments: [String], message: String)] = [
             (["predict", "--threads", "0", Self.sentence], "--threads must be at least 1 (got 0)"),
