@@ -52,3 +52,19 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["maskscope", "TestSupport"]),
     ]
 )
+
+// Fuzz targets (issue #9), declared only when Scripts/fuzz builds them (MASKSCOPE_FUZZ=1, with
+// --sanitize fuzzer --sanitize address, in its own .build-fuzz): each is one LLVMFuzzerTestOneInput over one
+// parser and has no main of its own (libFuzzer's), so an ordinary build must not see them. See Fuzz/README.md.
+if Context.environment["MASKSCOPE_FUZZ"] != nil {
+    let fuzzers: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzSafetensors", ["RoBERTa"]), ("FuzzZip", ["RoBERTa"]), ("FuzzUnpickler", ["RoBERTa"]),
+        ("FuzzConfig", ["RoBERTa"]), ("FuzzTokenizer", ["Tokenizer"]), ("FuzzVocab", ["Tokenizer"]),
+        ("FuzzRequest", ["RoBERTa"]), ("FuzzSession", ["Workbench"]),
+    ]
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Targets/FuzzSupport"))
+    for fuzzer in fuzzers {
+        package.targets.append(.executableTarget(
+            name: fuzzer.name, dependencies: ["FuzzSupport"] + fuzzer.dependencies, path: "Fuzz/Targets/\(fuzzer.name)"))
+    }
+}

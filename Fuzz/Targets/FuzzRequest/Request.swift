@@ -1,0 +1,1 @@
+../../../Sources/maskscope/Request.swift
