@@ -475,14 +475,15 @@ def train_loop(name, work, model, steps, peak_lr, warmup, budget, loss_fn, log_e
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=peak_lr, betas=(0.9, 0.98), eps=1e-6)
-    start = 0
+    start, before = 0, 0.0  # wall-clock seconds spent before a resume, so the model card counts them too
     logf = open(work / f"{name}.log", "a")
     if ckpt.exists():
         state = torch.load(ckpt)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         start = state["step"]
-        log(f"{name}: resuming at step {start}")
+        before = state["extra"].get("elapsed", 0.0)
+        log(f"{name}: resuming at step {start} ({before:.0f} s of training before)")
     model.train()
     t0, seen, run_loss, run_n = time.time(), 0, 0.0, 0
     for step, idx in epoch_iter(blocks, budget, start):
@@ -508,8 +509,8 @@ def train_loop(name, work, model, steps, peak_lr, warmup, budget, loss_fn, log_e
             logf.flush()
             run_loss, run_n = 0.0, 0
         if (step + 1) % ckpt_every == 0 or step + 1 == steps:
-            save_ckpt(ckpt, model, opt, step + 1)
-    return model
+            save_ckpt(ckpt, model, opt, step + 1, {"elapsed": before + time.time() - t0})
+    return before + time.time() - t0
 
 
 def teacher_loss(vocab):
@@ -534,9 +535,8 @@ def stage_teacher(work: Path, args):
     tok = load_tokenizer(work)
     model = build_teacher(work, tok)
     log(f"teacher: {sum(p.numel() for p in model.parameters())} parameters")
-    t = time.time()
-    train_loop("teacher", work, model, args.teacher_steps, args.teacher_lr, args.warmup, args.budget, teacher_loss(len(tok)))
-    (work / "teacher.done").write_text(f"{time.time() - t:.0f}")
+    elapsed = train_loop("teacher", work, model, args.teacher_steps, args.teacher_lr, args.warmup, args.budget, teacher_loss(len(tok)))
+    (work / "teacher.done").write_text(f"{elapsed:.0f}")
 
 
 def load_trained(work, name, tok, layers=None):
@@ -566,7 +566,7 @@ def distil_loss(teacher, vocab, T=2.0, a_ce=5.0, a_mlm=2.0, a_cos=1.0):
         s, t = s_hidden[keep], t_hidden[keep]
         cos = F.cosine_embedding_loss(s, t, torch.ones(s.shape[0]))
         loss = a_ce * ce + a_mlm * mlm + a_cos * cos
-        return loss, f"kl {float(ce):.3f} mlm {float(mlm):.3f} cos {float(cos):.3f}"
+        return loss, f"kl {ce.item():.3f} mlm {mlm.item():.3f} cos {cos.item():.3f}"
     return fn
 
 
@@ -595,9 +595,8 @@ def stage_student(work: Path, args):
     assert not unexpected and all("decoder" in k for k in missing), (missing, unexpected)
     student.tie_weights()
     log(f"student: {sum(p.numel() for p in student.parameters())} parameters, from teacher layers {STUDENT_LAYERS}")
-    t = time.time()
-    train_loop("student", work, student, args.student_steps, args.student_lr, args.warmup, args.budget, distil_loss(teacher, len(tok)))
-    (work / "student.done").write_text(f"{time.time() - t:.0f}")
+    elapsed = train_loop("student", work, student, args.student_steps, args.student_lr, args.warmup, args.budget, distil_loss(teacher, len(tok)))
+    (work / "student.done").write_text(f"{elapsed:.0f}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -754,7 +753,8 @@ def write_cards(work, results, cloze):
              "MaskScope shows something real offline. " +
              ("It is the teacher of `pocket-student`." if name == "teacher" else
               "Distilled from `pocket-teacher` as DistilRoBERTa was from roberta-base.")),
-            "It is not RoBERTa: a toy next to roberta-base, trained for about an hour on two CPU cores.",
+            f"It is not RoBERTa: a toy next to roberta-base; the two pocket models took {(times['teacher'] + times['student']) / 60:.0f} "
+            "minutes of training together on two CPU cores.",
             "",
             "| | |", "|---|---|",
             f"| architecture | RobertaForMaskedLM, {cfg['num_hidden_layers']} layers, hidden {cfg['hidden_size']}, {cfg['num_attention_heads']} heads, FFN {cfg['intermediate_size']} |",
