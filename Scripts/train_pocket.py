@@ -853,7 +853,7 @@ def main():
     ap.add_argument("--work", type=Path, default=Path("/root/pocket-work"), help="checkpoints and intermediate files (outside the repository)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--teacher-steps", type=int, default=4000)
-    ap.add_argument("--student-steps", type=int, default=1800)
+    ap.add_argument("--student-steps", type=int, default=1200)
     ap.add_argument("--teacher-lr", type=float, default=1e-3)
     ap.add_argument("--student-lr", type=float, default=5e-4)
     ap.add_argument("--warmup", type=int, default=300)

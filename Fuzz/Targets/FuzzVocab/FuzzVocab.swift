@@ -25,6 +25,12 @@ public func fuzzVocab(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // JSONSerialization refuses. Values are compared only for documents both Foundation readers take.
     guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return 0 }
     let lastWins = object.compactMapValues { ($0 as? NSNumber)?.intValue }
+    // Foundation's JSONSerialization drops a U+FEFF inside a string ({"\u{FEFF}s": 1} reads as "s"), where JSONDecoder,
+    // Python's json and the fast reader keep it: the keys were already checked against JSONDecoder above.
+    guard Set(lastWins.keys) == Set(fast.keys) else {
+        Fuzz.accepted("keys JSONSerialization reads differently (a U+FEFF inside a key)")
+        return 0
+    }
     func sorted(_ d: [String: Int]) -> [(String, Int)] { d.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
     Fuzz.require(fast == lastWins, "FastVocabJSON read \(sorted(fast)), JSONSerialization \(sorted(lastWins))")
     if fast != slow { Fuzz.accepted("a repeated key: JSONDecoder keeps its first value, the fast reader its last") }
