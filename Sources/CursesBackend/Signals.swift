@@ -40,7 +40,14 @@ func monotonicNanoseconds() -> Int {
 /// curses changed them, the bytes that reset attributes, keypad transmit mode, the cursor and the alternate
 /// screen, and the handlers that were installed before ours (put back when the terminal is closed normally).
 enum CrashRestore {
-    nonisolated(unsafe) static var modes = termios()
+    /// The saved modes. Not a `termios` global: Swift lays one out in `MemoryLayout<termios>.size` bytes, fewer than
+    /// the sizeof(struct termios) that tcgetattr writes (AddressSanitizer caught the overflow into the next
+    /// globals), so the struct lives in a zeroed buffer with room to spare.
+    nonisolated(unsafe) static let modes: UnsafeMutablePointer<termios> = {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 16)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: 256)
+        return raw.bindMemory(to: termios.self, capacity: 1)
+    }()
     nonisolated(unsafe) static var haveModes = false
     nonisolated(unsafe) static var bytes: UnsafeMutablePointer<UInt8>?
     nonisolated(unsafe) static var byteCount = 0
@@ -60,7 +67,7 @@ enum CrashRestore {
 
     /// Captures the modes (before initscr).
     static func saveModes() {
-        haveModes = tcgetattr(STDIN_FILENO, &modes) == 0
+        haveModes = tcgetattr(STDIN_FILENO, modes) == 0
     }
 
     /// Whether SWIFT_BACKTRACE (read by the runtime at start) makes its backtracer non-interactive.
@@ -126,7 +133,7 @@ enum CrashRestore {
     static func end(_ number: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ context: UnsafeMutableRawPointer?) {
         if handling.compareExchange(expected: 0, desired: 1, ordering: .sequentiallyConsistent).exchanged {
             if let bytes { _ = write(STDOUT_FILENO, bytes, byteCount) }
-            if haveModes { _ = tcsetattr(STDIN_FILENO, TCSANOW, &modes) }
+            if haveModes { _ = tcsetattr(STDIN_FILENO, TCSANOW, modes) }
             CrashSave.write(signal: number)
             let earlier = previous[Int(number)]
             if chainToRuntime, earlier.sa_flags & Int32(SA_SIGINFO) != 0, let handler = earlier.__sigaction_handler.sa_sigaction {
