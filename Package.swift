@@ -24,29 +24,36 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "RoBERTa", dependencies: ["Tokenizer", "COpenBLAS", "CKernels"]),
 
+        // Writing a file whole or not at all (temporary file, fsync, rename); Foundation only.
+        .target(name: "FileSupport"),
+        // The fill-mask request (the endpoint's JSON) parsed and checked, for the CLI and a future server.
+        .target(name: "Requests", dependencies: ["RoBERTa"]),
+
         // Where models live: the Hugging Face hub cache, names, pull, which models open by default. No UI.
-        .target(name: "ModelStore", dependencies: ["RoBERTa"]),
+        .target(name: "ModelStore", dependencies: ["RoBERTa", "FileSupport"]),
 
         // The workbench: state and reducer (no terminal), panes into a cell buffer, the ncurses backend.
-        .target(name: "Workbench", dependencies: ["RoBERTa", "Tokenizer"]),
+        .target(name: "Workbench", dependencies: ["RoBERTa", "Tokenizer", "FileSupport"]),
         .target(name: "TerminalUI", dependencies: ["Workbench", "RoBERTa", "Tokenizer"]),
-        .target(name: "CursesBackend", dependencies: ["TerminalUI", "Workbench", "CNcursesw"]),
+        .target(name: "CursesBackend", dependencies: ["TerminalUI", "Workbench", "FileSupport", "CNcursesw"]),
 
         // The command line.
         .executableTarget(
             name: "maskscope",
             dependencies: [
-                "Tokenizer", "RoBERTa", "ModelStore", "Workbench", "TerminalUI", "CursesBackend",
+                "Tokenizer", "RoBERTa", "Requests", "ModelStore", "Workbench", "TerminalUI", "CursesBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer", "TestSupport"]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
+        .testTarget(name: "RequestsTests", dependencies: ["Requests"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "RoBERTa"], exclude: ["FakeHub"]),
         // Shared by the tests: the built binary's locator, assertClose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CLITests", dependencies: ["maskscope", "TestSupport"]),
-        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "RoBERTa", "Tokenizer"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "RoBERTa", "Tokenizer", "FileSupport"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "Workbench", "RoBERTa", "Tokenizer"],
                     exclude: ["__Snapshots__"]),
         .testTarget(name: "EndToEndTests", dependencies: ["maskscope", "TestSupport"]),
@@ -60,7 +67,7 @@ if Context.environment["MASKSCOPE_FUZZ"] != nil {
     let fuzzers: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzSafetensors", ["RoBERTa"]), ("FuzzZip", ["RoBERTa"]), ("FuzzUnpickler", ["RoBERTa"]),
         ("FuzzConfig", ["RoBERTa"]), ("FuzzTokenizer", ["Tokenizer"]), ("FuzzVocab", ["Tokenizer"]),
-        ("FuzzRequest", ["RoBERTa"]), ("FuzzSession", ["Workbench"]),
+        ("FuzzRequest", ["Requests"]), ("FuzzSession", ["Workbench"]),
     ]
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Targets/FuzzSupport"))
     for fuzzer in fuzzers {

@@ -1,4 +1,5 @@
 import CNcursesw
+import FileSupport
 import Foundation
 import Synchronization
 import TerminalUI

@@ -1,4 +1,5 @@
 import Foundation
+import RoBERTa
 
 /// The Hugging Face hub cache as transformers and huggingface_hub leave it:
 /// `models--ORG--NAME/{blobs/<etag>, snapshots/<commit>/<file> -> ../../blobs/<etag>, refs/main}`.
@@ -86,8 +87,8 @@ public struct SnapshotChoice: Sendable, Equatable {
 
 /// The files a loadable model directory holds.
 public enum ModelFiles {
-    /// Weight files MaskScope reads, in the order the engine prefers them.
-    public static let weightFiles = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"]
+    /// Weight files MaskScope reads, in the order the engine prefers them (`CheckpointFiles.Kind`).
+    public static let weightFiles = CheckpointFiles.Kind.allCases.map(\.fileName)
     /// Files the tokenizer and the config need (tokenizer.json may stand in for vocab.json and merges.txt).
     public static let requiredFiles = ["config.json", "vocab.json", "merges.txt"]
 
@@ -100,7 +101,7 @@ public enum ModelFiles {
         let missing = requiredFiles.filter { name in
             !fm.fileExists(atPath: directory.appendingPathComponent(name).path) && !(hasTokenizerJSON && name != "config.json")
         }
-        let hasWeights = weightFiles.contains { fm.fileExists(atPath: directory.appendingPathComponent($0).path) }
+        let hasWeights = CheckpointFiles.Kind.present(in: directory) != nil
         if missing.isEmpty && hasWeights { return nil }
         let lacking = missing + (hasWeights ? [] : ["model.safetensors (or pytorch_model.bin)"])
         return "lacks " + lacking.joined(separator: ", ")

@@ -135,21 +135,14 @@ final class PyTorchCheckpoint: @unchecked Sendable {
 /// The dtypes of a model directory's weights (["F32"], ["F16"], ...), read from the safetensors header or the
 /// pickle of pytorch_model.bin without touching the tensor data; for listings.
 public func checkpointDTypes(inModelDirectory directory: URL) throws -> [String] {
-    let fm = FileManager.default
-    let single = directory.appendingPathComponent("model.safetensors")
-    let index = directory.appendingPathComponent("model.safetensors.index.json")
-    let bin = directory.appendingPathComponent("pytorch_model.bin")
     var records: [TensorRecord] = []
-    if fm.fileExists(atPath: single.path) {
+    switch try CheckpointFiles.choose(in: directory) {
+    case .safetensors(let single):
         records = Array(try SafetensorsFile(path: single.path).tensors.values)
-    } else if fm.fileExists(atPath: index.path) {
-        for shard in try RobertaWeights.readShardIndex(index) {
-            records += try SafetensorsFile(path: directory.appendingPathComponent(shard).path).tensors.values
-        }
-    } else if fm.fileExists(atPath: bin.path) {
+    case .shardedSafetensors(_, let shards):
+        for shard in shards { records += try SafetensorsFile(path: shard.path).tensors.values }
+    case .pytorch(let bin):
         records = Array(try PyTorchCheckpoint(path: bin.path).tensors.values)
-    } else {
-        throw ModelLoadError.missingFile(single.path)
     }
     // Integer tensors (position_ids) are bookkeeping, not the weights' precision.
     let floats = Set(records.map(\.dtypeName)).filter { ["F32", "F16", "BF16", "F64"].contains($0) }

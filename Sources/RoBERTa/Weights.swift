@@ -92,37 +92,33 @@ final class RobertaWeights: @unchecked Sendable {
 
     deinit { for p in owned { p.deallocate() } }
 
-    /// Opens model.safetensors, or the shards listed in model.safetensors.index.json, and checks every tensor.
+    /// Opens the checkpoint `CheckpointFiles.choose(in:)` picks (model.safetensors, else the shards listed in
+    /// model.safetensors.index.json, else pytorch_model.bin) and checks every tensor.
     /// - Parameters:
     ///   - precision: how the encoder's weight matrices are kept (see `Precision`).
     ///   - sixteenBit: whether 16-bit matrices may be kept (only the AVX2 kernels read them); when false every
     ///     tensor is widened to float32, whatever `precision` says.
     init(directory: URL, config: RobertaConfig, precision: RobertaModel.Precision = .auto, sixteenBit: Bool = false) throws {
         self.config = config
-        let single = directory.appendingPathComponent("model.safetensors")
-        let index = directory.appendingPathComponent("model.safetensors.index.json")
-        let bin = directory.appendingPathComponent("pytorch_model.bin")
         var files: [SafetensorsFile] = []
         var pytorch: PyTorchCheckpoint?
         var table: [String: TensorRecord] = [:]
-        if FileManager.default.fileExists(atPath: single.path) {
+        switch try CheckpointFiles.choose(in: directory) {
+        case .safetensors(let single):
             let file = try SafetensorsFile(path: single.path)
             files = [file]
             table = file.tensors
-        } else if FileManager.default.fileExists(atPath: index.path) {
-            let shards = try Self.readShardIndex(index)
+        case .shardedSafetensors(_, let shards):
             for shard in shards {
-                let file = try SafetensorsFile(path: directory.appendingPathComponent(shard).path)
+                let file = try SafetensorsFile(path: shard.path)
                 files.append(file)
                 for (name, record) in file.tensors { table[name] = record }
             }
-        } else if FileManager.default.fileExists(atPath: bin.path) {
+        case .pytorch(let bin):
             // Older caches hold only pytorch_model.bin; its tensors are mapped in place, as safetensors ones are.
             let checkpoint = try PyTorchCheckpoint(path: bin.path)
             pytorch = checkpoint
             table = checkpoint.tensors
-        } else {
-            throw ModelLoadError.missingFile(single.path)
         }
         self.files = files
         self.pytorch = pytorch
@@ -289,31 +285,6 @@ final class RobertaWeights: @unchecked Sendable {
         }
         scanned = .some(found)
         return found
-    }
-
-    /// The shard file names of model.safetensors.index.json, in first-seen order.
-    static func readShardIndex(_ url: URL) throws -> [String] {
-        let file = url.path
-        let data = try readModelFile(url)
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw ModelLoadError.badJSON(file: file, detail: jsonErrorDetail(error))
-        }
-        guard let dict = object as? [String: Any], let map = dict["weight_map"] as? [String: Any] else {
-            throw ModelLoadError.badShardIndex(file: file, detail: "no \"weight_map\" object mapping tensor names to shard files")
-        }
-        var shards: [String] = []
-        for key in map.keys.sorted() {
-            guard let shard = map[key] as? String else {
-                throw ModelLoadError.badShardIndex(file: file, detail: "weight_map entry for \(key) is not a file name")
-            }
-            guard !shard.contains("/"), !shard.hasPrefix(".") else {
-                throw ModelLoadError.badShardIndex(file: file, detail: "shard name \(shard) must be a plain file name in the model directory")
-            }
-            if !shards.contains(shard) { shards.append(shard) }
-        }
-        guard !shards.isEmpty else { throw ModelLoadError.badShardIndex(file: file, detail: "weight_map is empty") }
-        return shards
     }
 }
 

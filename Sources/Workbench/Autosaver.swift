@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// Keeps the autosave file up to date while the workbench runs: after every change of the content it

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// A saved exploration: models, sentence history, selections and notes (sessions/NAME.json).

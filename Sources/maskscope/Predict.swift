@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Requests
 import RoBERTa
 
 /// `maskscope predict`: the fill-mask endpoint, answered as transformers' pipeline answers it.
@@ -47,8 +48,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         if !texts.isEmpty {
-            let request = FillMaskRequest(texts: texts, shape: texts.count == 1 ? .single : .list, topK: nil, targets: nil,
-                                          truncate: nil, ignoredParameters: [])
+            let request = FillMaskRequest(texts: texts, shape: texts.count == 1 ? .single : .list)
             emit(try answer(request, model: try loadModel()).serialized())
             return
         }
@@ -122,7 +122,7 @@ struct Predict: ParsableCommand {
             switch first {
             case .answered: return
             case .failed(let error): throw error
-            case .whole(let bytes): emit(try answer(try parse(bytes, in: input.name, firstLine: firstNumber), model: model).serialized())
+            case .whole(let bytes): emit(try answer(try FillMaskRequest.parse(document: bytes, source: input.name, firstLine: firstNumber), model: model).serialized())
             case .tooLong(let bytes): throw documentTooLarge(input.name, detail: "\(bytes) bytes on line \(firstNumber)")
             }
             return
@@ -144,14 +144,14 @@ struct Predict: ParsableCommand {
             document += bytes
         }
         let firstNumber = lines[0].number
-        if let request = try? parse(document, in: input.name, firstLine: firstNumber) {
+        if let request = try? FillMaskRequest.parse(document: document, source: input.name, firstLine: firstNumber) {
             emit(try answer(request, model: model).serialized())
             return
         }
         let requests = lines.filter { !RequestInput.Line.text(Array(document[$0.range])).isBlank }
         if requests.count == 1 {
             // One line that does not parse: its own error.
-            _ = try parse(document, in: input.name, firstLine: firstNumber)
+            _ = try FillMaskRequest.parse(document: document, source: input.name, firstLine: firstNumber)
         }
         var failures = 0
         for (number, range) in requests {
@@ -172,22 +172,8 @@ struct Predict: ParsableCommand {
             throw lineTooLong(bytes)
         case .text(let bytes):
             if bytes.count > RequestInput.lineLimit { throw lineTooLong(bytes.count) }
-            if let bad = RequestBytes.firstInvalidUTF8(bytes) {
-                throw RequestError("not UTF-8 text (byte \(hex(bad.byte)) at byte \(bad.offset + 1) of the line); send the requests as UTF-8")
-            }
-            return try answer(try FillMaskRequest.parse(Data(bytes)), model: model).serialized()
+            return try answer(try FillMaskRequest.parse(line: bytes), model: model).serialized()
         }
-    }
-
-    /// A whole input (or a line over the JSON Lines limit that is the whole input) parsed as one request.
-    private func parse(_ bytes: [UInt8], in name: String, firstLine: Int) throws -> FillMaskRequest {
-        if let bad = RequestBytes.firstInvalidUTF8(bytes) {
-            let before = bytes[..<bad.offset]
-            let line = firstLine + before.filter { $0 == 0x0A }.count
-            let column = bad.offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
-            throw RequestError("\(name) is not UTF-8 text (byte \(hex(bad.byte)) at byte \(column) of line \(line)); send the request as UTF-8")
-        }
-        return try FillMaskRequest.parse(Data(bytes))
     }
 
     private func errorLine(_ number: Int, _ error: Error) -> String {
@@ -203,8 +189,6 @@ struct Predict: ParsableCommand {
         RequestError("\(name) holds more than 16 MiB\(detail.map { " (\($0))" } ?? ""), more than one request may have; "
                      + "send the texts as JSON Lines instead (one request per line, at most 1 MiB each)")
     }
-
-    private func hex(_ byte: UInt8) -> String { "0x" + String(byte, radix: 16, uppercase: true) }
 
     func answer(_ request: FillMaskRequest, model: RobertaModel) throws -> JSONValue {
         if !request.ignoredParameters.isEmpty {

@@ -119,21 +119,6 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(try XCTUnwrap(object["words"] as? [Any]).isEmpty)
     }
 
-    func testRequestShapes() throws {
-        let one = try FillMaskRequest.parse(Data(#"{"inputs": "A <mask>."}"#.utf8))
-        XCTAssertEqual(one.texts, ["A <mask>."])
-        XCTAssertEqual(one.shape, .single)
-        let list = try FillMaskRequest.parse(Data(#"{"inputs": {"input_string": ["a <mask>", "b <mask>"]}, "parameters": {"top_k": 2, "targets": "x"}}"#.utf8))
-        XCTAssertEqual(list.texts, ["a <mask>", "b <mask>"])
-        XCTAssertEqual(list.shape, .list)
-        XCTAssertEqual(list.topK, 2)
-        XCTAssertEqual(list.targets, ["x"])
-        XCTAssertThrowsError(try FillMaskRequest.parse(Data(#"{"inputs": "a", "parameters": {"top_k": true}}"#.utf8)))
-        XCTAssertThrowsError(try FillMaskRequest.parse(Data(#"{"inputs": "a", "parameters": {"top_k": 0}}"#.utf8)))
-        XCTAssertThrowsError(try FillMaskRequest.parse(Data(#"{"text": "a"}"#.utf8)))
-        XCTAssertEqual(try FillMaskRequest.parse(Data(#"{"inputs": "a", "parameters": {"top_k": 1}}"#.utf8)).topK, 1)
-    }
-
     func testJSONWriterMatchesPythonJSONDumps() {
         let value = JSONValue.array([.object([("score", .float(0.1)), ("token", .int(5)), ("token_str", .string(" \"é\"\n")),
                                               ("sequence", .number(1e-05))])])

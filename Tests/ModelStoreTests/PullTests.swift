@@ -261,6 +261,15 @@ final class PullTests: XCTestCase {
         XCTAssertEqual(model.weightsSummary.files.map { URL(fileURLWithPath: $0).lastPathComponent }, ["pytorch_model.bin"])
     }
 
+    func testShardsOfAnIndexArePulledWhenThereIsNoSingleSafetensors() throws {
+        let hub = try FakeHub(test: self, model: TestPaths.tinySharded)
+        let cache = try scratchDirectory()
+        let report = try downloader(hub, cache: cache).pull(repoID: repo)
+        XCTAssertEqual(report.files.suffix(5).map(\.name), ["model.safetensors.index.json"] + (1...4).map { "model-0000\($0)-of-00004.safetensors" })
+        let model = try RobertaModel.load(directory: report.snapshot)
+        XCTAssertEqual(model.weightsSummary.files.count, 4)
+    }
+
     func testUnreachableEndpointIsAClearOfflineError() throws {
         // Port 9 (discard) on loopback: nothing listens there, the connection is refused at once.
         let offline = HubDownloader(cache: HubCache(root: try scratchDirectory()),

@@ -7,6 +7,7 @@ enum TestPaths {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny")
     static let tinyBin = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny-bin")
+    static let tinySharded = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny-sharded")
     /// 3 layers, hidden 16, its own decoder: told apart from `tiny` (2 layers) by its layer count.
     static let tinyUntied = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny-untied")
     static let fakeHubScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("FakeHub/fake_hub.py")

@@ -1,8 +1,8 @@
 // libFuzzer target: a fill-mask request as `maskscope predict` reads it (one JSON document or one JSON Lines
-// line). Request.swift beside this file is a link to Sources/maskscope/Request.swift: the parser lives in the
-// executable target, which no other target can import, so it is compiled here a second time, unchanged.
+// line), parsed by the Requests library the CLI uses.
 import Foundation
 import FuzzSupport
+import Requests
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRequest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

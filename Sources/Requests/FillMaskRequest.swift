@@ -3,24 +3,41 @@ import RoBERTa
 
 /// A fill-mask request as the Hugging Face endpoint takes it:
 /// `{"inputs": {"input_string": [...]}, "parameters": {"top_k": 2, "targets": [...]}}`;
-/// `"inputs"` may also be one string or a list of strings.
-struct FillMaskRequest: Equatable {
-    enum Shape: Equatable {
+/// `"inputs"` may also be one string or a list of strings. Parsing only checks the JSON's shape and types; what
+/// the model makes of the texts (masks, length, top_k against the vocabulary) is checked when it is answered.
+public struct FillMaskRequest: Equatable, Sendable {
+    /// How the answer is shaped.
+    public enum Shape: Equatable, Sendable {
         /// `"inputs": "text"` or `{"input_string": "text"}`: the answer is that text's result itself.
         case single
         /// A list of texts: the answer is a list with one result per text.
         case list
     }
 
-    var texts: [String]
-    var shape: Shape
-    var topK: Int?
-    var targets: [String]?
-    var truncate: Bool?
+    /// The texts with `<mask>`, in order.
+    public var texts: [String]
+    public var shape: Shape
+    /// parameters.top_k, when given (at least 1).
+    public var topK: Int?
+    /// parameters.targets: the words to score instead of the whole vocabulary, when given (never empty).
+    public var targets: [String]?
+    /// parameters.truncation, when given.
+    public var truncate: Bool?
     /// Parameter names we do not know, reported as a warning.
-    var ignoredParameters: [String]
+    public var ignoredParameters: [String]
 
-    static func parse(_ data: Data) throws -> FillMaskRequest {
+    public init(texts: [String], shape: Shape, topK: Int? = nil, targets: [String]? = nil, truncate: Bool? = nil,
+                ignoredParameters: [String] = []) {
+        self.texts = texts
+        self.shape = shape
+        self.topK = topK
+        self.targets = targets
+        self.truncate = truncate
+        self.ignoredParameters = ignoredParameters
+    }
+
+    /// Parses the request's JSON bytes; a `RequestError` says what is wrong and how the request should look.
+    public static func parse(_ data: Data) throws -> FillMaskRequest {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             throw RequestError("the request is not valid JSON (\(detail(of: error)))")
@@ -28,7 +45,29 @@ struct FillMaskRequest: Equatable {
         return try parse(object)
     }
 
-    static func parse(_ object: Any) throws -> FillMaskRequest {
+    /// Parses one line of JSON Lines; bytes that are not UTF-8 are an error naming the first bad byte.
+    public static func parse(line bytes: [UInt8]) throws -> FillMaskRequest {
+        if let bad = RequestBytes.firstInvalidUTF8(bytes) {
+            throw RequestError("not UTF-8 text (byte \(hex(bad.byte)) at byte \(bad.offset + 1) of the line); send the requests as UTF-8")
+        }
+        return try parse(Data(bytes))
+    }
+
+    /// Parses a whole input that is one request (one document, perhaps over several lines) read from `source`
+    /// (a file's path or "standard input"), whose first line is line `firstLine`; bytes that are not UTF-8 are an
+    /// error naming the line and the byte within it.
+    public static func parse(document bytes: [UInt8], source: String, firstLine: Int) throws -> FillMaskRequest {
+        if let bad = RequestBytes.firstInvalidUTF8(bytes) {
+            let before = bytes[..<bad.offset]
+            let line = firstLine + before.filter { $0 == 0x0A }.count
+            let column = bad.offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+            throw RequestError("\(source) is not UTF-8 text (byte \(hex(bad.byte)) at byte \(column) of line \(line)); send the request as UTF-8")
+        }
+        return try parse(Data(bytes))
+    }
+
+    /// Parses a request already decoded by JSONSerialization.
+    public static func parse(_ object: Any) throws -> FillMaskRequest {
         guard let dict = object as? [String: Any] else {
             throw RequestError("the request must be a JSON object with \"inputs\", e.g. {\"inputs\": {\"input_string\": [\"Paris is the <mask> of France.\"]}}")
         }
@@ -96,13 +135,15 @@ struct FillMaskRequest: Equatable {
         return request
     }
 
+    private static func hex(_ byte: UInt8) -> String { "0x" + String(byte, radix: 16, uppercase: true) }
+
     private static func detail(of error: Error) -> String {
         (error as NSError).userInfo["NSDebugDescription"] as? String ?? error.localizedDescription
     }
 }
 
 /// A request that cannot be answered, with what to do about it.
-struct RequestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct RequestError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,1 +1,0 @@
-../../../Sources/maskscope/Request.swift
