@@ -22,7 +22,9 @@ let package = Package(
         // few-row matrix products (see ARCHITECTURE.md: why not only OpenBLAS).
         .target(name: "Tokenizer"),
         .target(name: "CKernels"),
-        .target(name: "RoBERTa", dependencies: ["Tokenizer", "COpenBLAS", "CKernels"]),
+        // CMapGuard turns a SIGBUS from a model file truncated under a forward pass into an error (MappedFile.swift).
+        .target(name: "CMapGuard"),
+        .target(name: "RoBERTa", dependencies: ["Tokenizer", "COpenBLAS", "CKernels", "CMapGuard"]),
 
         // Writing a file whole or not at all (temporary file, fsync, rename); Foundation only.
         .target(name: "FileSupport"),

@@ -108,7 +108,7 @@ extension RobertaModel {
             warnings = resolved.warnings
         }
         try check(ids: ids)
-        let (output, logits) = try compute.forwardPass {
+        let (output, logits) = try guardedPass {
             let output = try weights.encode(ids: ids, capture: options.capture, compute: compute, cancellation: cancellation)
             return (output, weights.lmLogits(hidden: output.lastHiddenState, rows: maskPositions, compute: compute))
         }

@@ -1,3 +1,4 @@
+import CMapGuard
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -9,13 +10,17 @@ import Darwin
 ///
 /// The descriptor stays open so `checkUnchanged` can tell whether the file was truncated or rewritten in place
 /// since (a page past a new end of file is a SIGBUS when touched). A file replaced by rename, as pull and
-/// huggingface_hub write, is another inode: the map keeps the old one, which stays valid.
+/// huggingface_hub write, is another inode: the map keeps the old one, which stays valid. A truncation while a
+/// pass reads the map is caught by the guard (CMapGuard): the faulting page reads as zeros, `faulted` turns
+/// true, and the engine throws `fileChanged` instead of answering.
 final class MappedFile: @unchecked Sendable {
     let path: String
     let base: UnsafeRawPointer
     let size: Int
     private let fd: Int32
     private let modified: timespec
+    /// The guard's slot for this map (-1: every slot was taken, the map is unguarded).
+    private let guardSlot: Int32
 
     init(path: String) throws {
         self.path = path
@@ -42,12 +47,13 @@ final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(mapped)
         self.fd = fd
         modified = info.st_mtim
+        guardSlot = ms_mapguard_register(mapped, size)
         keep = true
     }
 
     /// Throws `ModelLoadError.fileChanged` when the mapped file was truncated or written to since it was mapped:
     /// reading the map then would die of SIGBUS past the new end, or mix old and new bytes. One fstat; the
-    /// engine asks before every forward pass. A change during a pass is not caught: SIGBUS still ends the process.
+    /// engine asks before every forward pass; a change during a pass is `checkNotFaulted`'s.
     func checkUnchanged() throws {
         var info = stat()
         guard fstat(fd, &info) == 0 else { return }
@@ -59,7 +65,19 @@ final class MappedFile: @unchecked Sendable {
         }
     }
 
+    /// Whether a read of the map hit a page past the file's end since it was mapped (the guard gave zeros).
+    var faulted: Bool { ms_mapguard_faulted(guardSlot) != 0 }
+
+    /// Throws `fileChanged` when a read of the map faulted: what was computed from it is not the model's answer.
+    func checkNotFaulted() throws {
+        guard faulted else { return }
+        var info = stat()
+        let now = fstat(fd, &info) == 0 ? ", \(info.st_size) bytes now" : ""
+        throw ModelLoadError.fileChanged(path, detail: "truncated or rewritten while a forward pass was reading it (\(size) bytes when loaded\(now)); the answer was discarded")
+    }
+
     deinit {
+        ms_mapguard_unregister(guardSlot)
         munmap(UnsafeMutableRawPointer(mutating: base), size)
         close(fd)
     }

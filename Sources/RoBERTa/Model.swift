@@ -1,3 +1,4 @@
+import CMapGuard
 import Foundation
 import Tokenizer
 
@@ -89,12 +90,23 @@ public final class RobertaModel: @unchecked Sendable {
     /// Runs the encoder over token ids (with <s> and </s> already in place).
     public func encode(ids: [Int], capture: CaptureOptions = .none) throws -> EncoderOutput {
         try check(ids: ids)
-        return try compute.forwardPass { try weights.encode(ids: ids, capture: capture, compute: compute) }
+        return try guardedPass { try weights.encode(ids: ids, capture: capture, compute: compute) }
+    }
+
+    /// A forward pass over the mapped weights that gives no answer when a weight file changed under it: the map
+    /// guard (CMapGuard) turns a read past a truncated file's end into zeros, and the files are checked again
+    /// after the pass, so `fileChanged` is thrown instead of what was computed from them.
+    func guardedPass<T>(_ body: () throws -> T) throws -> T {
+        // Again before every pass: a SIGBUS handler installed since (the workbench's) must come after the guard's.
+        _ = ms_mapguard_install()
+        let result = try compute.forwardPass(body)
+        try weights.checkFilesUnchanged()
+        return result
     }
 
     /// Masked-LM logits [rows.count][vocab] at the given token positions of an encoder output.
-    public func logits(_ output: EncoderOutput, at rows: [Int]) -> [[Float]] {
-        let flat = weights.lmLogits(hidden: output.lastHiddenState, rows: rows, compute: compute)
+    public func logits(_ output: EncoderOutput, at rows: [Int]) throws -> [[Float]] {
+        let flat = try guardedPass { weights.lmLogits(hidden: output.lastHiddenState, rows: rows, compute: compute) }
         let vocab = config.vocabSize
         return rows.indices.map { Array(flat[($0 * vocab)..<(($0 + 1) * vocab)]) }
     }

@@ -260,10 +260,13 @@ final class RobertaWeights: @unchecked Sendable {
                                  copiedBytes: copiedBytes, matrixDType: matrixDTypes.sorted().joined(separator: "/"), ignoredTensors: table.keys.filter { !used.contains($0) }.sorted())
     }
 
-    /// Throws `ModelLoadError.fileChanged` when a checkpoint file was truncated or rewritten since loading.
+    /// Throws `ModelLoadError.fileChanged` when a checkpoint file was truncated or rewritten since loading, or a
+    /// read of its map faulted (it shrank under a pass): asked before a forward pass and again after it.
     func checkFilesUnchanged() throws {
-        for file in files { try file.mapped.checkUnchanged() }
-        try pytorch?.mapped.checkUnchanged()
+        for mapped in files.map(\.mapped) + [pytorch?.mapped].compactMap({ $0 }) {
+            try mapped.checkNotFaulted()
+            try mapped.checkUnchanged()
+        }
     }
 
     /// The first weight the model uses that holds NaN or infinity, or nil when every one is finite. Reads every

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import RoBERTa
+import CMapGuard
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -259,6 +260,25 @@ final class ChangedWeightsFileTests: XCTestCase {
         }
     }
 
+    func testTruncatedDuringAPassIsAnErrorNotSIGBUS() throws {
+        // The file shrinks after the check before the pass, while the pass reads the map: every page past the new
+        // end is a SIGBUS, which the map guard turns into zeros; the pass ends and its answer is refused.
+        let (model, weights) = try loadedCopy()
+        XCTAssertThrowsError(try model.guardedPass { () throws -> EncoderOutput in
+            XCTAssertEqual(truncate(weights.path, 100), 0)
+            return try model.weights.encode(ids: [0, 5, 2], capture: .none, compute: model.compute)
+        }) { error in
+            guard case ModelLoadError.fileChanged(let path, let detail) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(path, weights.path)
+            XCTAssertTrue(detail.contains("while a forward pass was reading it"), detail)
+            XCTAssertTrue(detail.contains("100 bytes now"), detail)
+        }
+        // And every later run says so too.
+        XCTAssertThrowsError(try model.fillMask("Paris is the <mask> of France.")) { error in
+            guard case ModelLoadError.fileChanged = error else { return XCTFail("got \(error)") }
+        }
+    }
+
     func testReplacedByRenameKeepsAnsweringFromTheOldFile() throws {
         // pull and huggingface_hub write a new file and rename it over the old: the map keeps the old inode.
         let (model, weights) = try loadedCopy()
@@ -267,5 +287,57 @@ final class ChangedWeightsFileTests: XCTestCase {
         try Data("not a model".utf8).write(to: fresh)
         XCTAssertEqual(rename(fresh.path, weights.path), 0)
         XCTAssertEqual(try model.fillMask("Paris is the <mask> of France.").masks, before)
+    }
+}
+
+/// The map guard on its own: a read past the end of a file that shrank after it was mapped.
+final class MapGuardTests: XCTestCase {
+    func testReadPastANewEndReadsZerosAndIsRecorded() throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let url = try temporaryDirectory().appendingPathComponent("pages.bin")
+        try Data(repeating: 7, count: 3 * page).write(to: url)
+        let mapped = try MappedFile(path: url.path)
+        XCTAssertEqual(mapped.base.load(fromByteOffset: 2 * page + 5, as: UInt8.self), 7)
+        XCTAssertFalse(mapped.faulted)
+        XCTAssertEqual(truncate(url.path, page), 0)
+        // Without the guard this read ends the process with SIGBUS.
+        XCTAssertEqual(mapped.base.load(fromByteOffset: 2 * page + 5, as: UInt8.self), 0)
+        XCTAssertTrue(mapped.faulted)
+        XCTAssertEqual(mapped.base.load(fromByteOffset: 10, as: UInt8.self), 7, "pages inside the file are untouched")
+        XCTAssertThrowsError(try mapped.checkNotFaulted()) { error in
+            guard case ModelLoadError.fileChanged(let path, _) = error else { return XCTFail("got \(error)") }
+            XCTAssertEqual(path, url.path)
+        }
+    }
+
+    func testASIGBUSOutsideEveryMapStillEndsTheProcess() throws {
+        // The guard must not swallow other faults: a child process that touches a truncated map nobody
+        // registered dies of SIGBUS. (fork is enough: the child only maps, truncates, reads and exits.)
+        let url = try temporaryDirectory().appendingPathComponent("unguarded.bin")
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        try Data(repeating: 1, count: 2 * page).write(to: url)
+        let registered = try MappedFile(path: url.path)  // installs the guard's handler in this process
+        _ = registered
+        let fd = open(url.path, O_RDONLY)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        let raw = mmap(nil, 2 * page, PROT_READ, MAP_PRIVATE, fd, 0)
+        XCTAssertNotEqual(raw, MAP_FAILED)
+        let child = fork()
+        if child == 0 {
+            // The action before the guard's is the default one here (not the Swift runtime's backtracer, which
+            // would print a report first): the guard must pass the fault on to it.
+            _ = signal(SIGBUS, SIG_DFL)
+            _ = ms_mapguard_install()
+            _ = ftruncate(open(url.path, O_WRONLY), 0)
+            let value = raw!.load(fromByteOffset: page + 1, as: UInt8.self)
+            _exit(Int32(value) + 10)
+        }
+        var status: Int32 = 0
+        XCTAssertEqual(waitpid(child, &status, 0), child)
+        let signalled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+        XCTAssertTrue(signalled, "status \(status)")
+        XCTAssertEqual(status & 0x7f, SIGBUS)
+        munmap(raw, 2 * page)
+        close(fd)
     }
 }

@@ -45,7 +45,7 @@ final class ReferenceAgreementTests: XCTestCase {
             // Raw logits at the masks, relative to their size (only some cases carry them, to keep fixtures small).
             if let expectedLogits = c["logits_at_masks"] as? [[Any]] {
                 checked.logits += 1
-                let logits = model.logits(result.encoder, at: result.masks.map(\.position))
+                let logits = try model.logits(result.encoder, at: result.masks.map(\.position))
                 XCTAssertEqual(logits.count, expectedLogits.count, "\(name): logit rows of \(text.debugDescription)", file: file, line: line)
                 for (row, want) in zip(logits, expectedLogits) {
                     // Relative to the row's largest logit (at least 1).
