@@ -37,7 +37,7 @@ public final class RobertaModel: @unchecked Sendable {
         /// transformers computes after loading the checkpoint as float32) with half the bytes to stream.
         case auto
         /// Every weight widened to float32 at load (the same answers, twice the memory for a 16-bit checkpoint).
-        /// Rounding a float32 checkpoint to 16 bits was measured and is not offered: see ARCHITECTURE.md.
+        /// Rounding a float32 checkpoint to 16 bits was measured and is not offered: see PERFORMANCE.md.
         case float32 = "fp32"
     }
 
