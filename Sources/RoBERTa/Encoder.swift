@@ -42,6 +42,38 @@ public struct EncoderOutput: Sendable {
     public let hiddenStates: [Float]?
 }
 
+/// The result of one packed pass over several sequences: the final hidden states of all their tokens, one
+/// sequence after another, and what was captured.
+public struct PackedEncoderOutput: Sendable {
+    /// Final hidden states [tokens of all sequences, hidden].
+    public let lastHiddenState: [Float]
+    /// Each sequence's rows in `lastHiddenState`.
+    public let segments: [Range<Int>]
+    let attention: [[Float]]
+    let hiddenStates: [Float]?
+    let layers: Int, heads: Int, hidden: Int
+
+    /// Sequence `i` as if it had been run alone.
+    public func output(_ i: Int) -> EncoderOutput {
+        let rows = segments[i], h = hidden
+        let last = Array(lastHiddenState[(rows.lowerBound * h)..<(rows.upperBound * h)])
+        let maps = attention.isEmpty ? nil : AttentionMaps(layers: layers, heads: heads, tokens: rows.count, values: attention[i])
+        let states = hiddenStates.map { all -> [Float] in
+            let total = lastHiddenState.count
+            var mine: [Float] = []
+            mine.reserveCapacity((layers + 1) * rows.count * h)
+            for layer in 0...layers {
+                mine += all[(layer * total + rows.lowerBound * h)..<(layer * total + rows.upperBound * h)]
+            }
+            return mine
+        }
+        return EncoderOutput(lastHiddenState: last, attention: maps, hiddenStates: states)
+    }
+
+    /// Every sequence's output, in batch order.
+    public var outputs: [EncoderOutput] { segments.indices.map(output) }
+}
+
 extension RobertaWeights {
     /// RoBERTa position ids: padding tokens get padding_idx, the others count up from padding_idx + 1.
     func positionIDs(for ids: [Int]) -> [Int] {
@@ -56,9 +88,26 @@ extension RobertaWeights {
 
     /// Embeddings, then every encoder layer, over one unpadded sequence.
     func encode(ids: [Int], capture: CaptureOptions, compute: Compute, cancellation: Cancellation? = nil) throws -> EncoderOutput {
-        let n = ids.count, h = config.hiddenSize, heads = config.numAttentionHeads, d = config.headSize
+        try encode(batch: [ids], capture: capture, compute: compute, cancellation: cancellation).outputs[0]
+    }
+
+    /// Embeddings, then every encoder layer, over several unpadded sequences packed one after another: the
+    /// weight products run once over all their tokens (each weight row is streamed once for the whole batch),
+    /// while positions and attention stay within each sequence (a block-diagonal attention, so no padding and
+    /// no mask enter the arithmetic: each sequence's numbers are those of its own pass).
+    func encode(batch: [[Int]], capture: CaptureOptions, compute: Compute, cancellation: Cancellation? = nil) throws -> PackedEncoderOutput {
+        let h = config.hiddenSize, heads = config.numAttentionHeads, d = config.headSize
         let inner = config.intermediateSize, eps = config.layerNormEps
-        let positions = positionIDs(for: ids)
+        var segments: [Range<Int>] = []
+        var ids: [Int] = []
+        var positions: [Int] = []
+        for sequence in batch {
+            segments.append(ids.count..<(ids.count + sequence.count))
+            ids += sequence
+            positions += positionIDs(for: sequence)
+        }
+        let n = ids.count
+        let longest = segments.map(\.count).max() ?? 0
 
         var x = [Float](repeating: 0, count: n * h)            // x: [n, h]
         var q = [Float](repeating: 0, count: n * h)            // q, k, v, context: [n, h]
@@ -66,11 +115,13 @@ extension RobertaWeights {
         var v = [Float](repeating: 0, count: n * h)
         var context = [Float](repeating: 0, count: n * h)
         var projected = [Float](repeating: 0, count: n * h)
-        // scores: [heads, n, n], the maps when they are not kept (the kernels write kept ones straight into
-        // `attention`); the OpenBLAS path uses the first head's [n, n] for every head
-        var scores = [Float](repeating: 0, count: capture.attention && compute.useKernels ? 1 : heads * n * n)
+        // scores: [heads, m, m] for the longest sequence m, the maps when they are not kept (the kernels write kept
+        // ones straight into `attention`); the OpenBLAS path uses the first head's [m, m] for every head
+        var scores = [Float](repeating: 0, count: capture.attention && compute.useKernels ? 1 : heads * longest * longest)
         var intermediate = [Float](repeating: 0, count: n * inner)
-        var attention: [Float] = capture.attention ? [Float](repeating: 0, count: config.numHiddenLayers * heads * n * n) : []
+        // Kept maps, per sequence [layer][head][query][key].
+        var attention: [[Float]] = capture.attention
+            ? segments.map { [Float](repeating: 0, count: config.numHiddenLayers * heads * $0.count * $0.count) } : []
         var hiddenStates: [Float] = []
         if capture.hiddenStates { hiddenStates.reserveCapacity((config.numHiddenLayers + 1) * n * h) }
 
@@ -100,62 +151,66 @@ extension RobertaWeights {
             intermediate.withUnsafeMutableBufferPointer { ib in
                 let xp = xb.baseAddress!, qp = qb.baseAddress!, kp = kb.baseAddress!, vp = vb.baseAddress!
                 let cp = cb.baseAddress!, pp = pb.baseAddress!, sp = sb.baseAddress!, ip = ib.baseAddress!
-                linear(xp, rows: n, inFeatures: h, weight: layer.query, bias: layer.queryBias, outFeatures: h, into: qp, compute: compute)
-                linear(xp, rows: n, inFeatures: h, weight: layer.key, bias: layer.keyBias, outFeatures: h, into: kp, compute: compute)
-                linear(xp, rows: n, inFeatures: h, weight: layer.value, bias: layer.valueBias, outFeatures: h, into: vp, compute: compute)
-                if compute.useKernels {
-                    // Fused scores, softmax and context, the heads shared by the pool's threads; the maps go
-                    // straight into the capture when kept.
-                    let attend = { (maps: UnsafeMutablePointer<Float>) in
-                        ms_pool_attention(compute.pool?.pointer, qp, kp, vp, Int32(n), Int32(heads), Int32(d), Int32(h),
-                                          scale, maps, cp, Int32(h))
+                let project = { (x: UnsafePointer<Float>, width: Int, weight: LinearWeight, bias: FloatTensor, out: Int, y: UnsafeMutablePointer<Float>) in
+                    linear(x, rows: n, inFeatures: width, weight: weight, bias: bias, outFeatures: out, into: y, compute: compute, segments: segments)
+                }
+                project(xp, h, layer.query, layer.queryBias, h, qp)
+                project(xp, h, layer.key, layer.keyBias, h, kp)
+                project(xp, h, layer.value, layer.valueBias, h, vp)
+                for (s, segment) in segments.enumerated() {
+                    let m = segment.count, first = segment.lowerBound * h
+                    let qs = qp + first, ks = kp + first, vs = vp + first, cs = cp + first
+                    if compute.useKernels {
+                        // Fused scores, softmax and context, the heads shared by the pool's threads; the maps go
+                        // straight into the capture when kept.
+                        let attend = { (maps: UnsafeMutablePointer<Float>) in
+                            ms_pool_attention(compute.pool?.pointer, qs, ks, vs, Int32(m), Int32(heads), Int32(d), Int32(h),
+                                              scale, maps, cs, Int32(h))
+                        }
+                        if capture.attention {
+                            attention[s].withUnsafeMutableBufferPointer { attend($0.baseAddress! + layerIndex * heads * m * m) }
+                        } else {
+                            attend(sp)
+                        }
+                        continue
                     }
-                    if capture.attention {
-                        attention.withUnsafeMutableBufferPointer { attend($0.baseAddress! + layerIndex * heads * n * n) }
-                    } else {
-                        attend(sp)
-                    }
-                } else {
                     for head in 0..<heads {
                         let offset = head * d
-                        // scores[n, n] = q_h[n, d] · k_h[n, d]^T / sqrt(d)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d),
-                                    scale, qp + offset, Int32(h), kp + offset, Int32(h), 0, sp, Int32(n))
-                        for r in 0..<n { softmaxRow(sp + r * n, count: n) }
+                        // scores[m, m] = q_h[m, d] · k_h[m, d]^T / sqrt(d)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(m), Int32(d),
+                                    scale, qs + offset, Int32(h), ks + offset, Int32(h), 0, sp, Int32(m))
+                        for r in 0..<m { softmaxRow(sp + r * m, count: m) }
                         if capture.attention {
-                            let start = (layerIndex * heads + head) * n * n
-                            attention.withUnsafeMutableBufferPointer { ab in
-                                (ab.baseAddress! + start).update(from: sp, count: n * n)
+                            let start = (layerIndex * heads + head) * m * m
+                            attention[s].withUnsafeMutableBufferPointer { ab in
+                                (ab.baseAddress! + start).update(from: sp, count: m * m)
                             }
                         }
-                        // context_h[n, d] = scores[n, n] · v_h[n, d]
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(n),
-                                    1, sp, Int32(n), vp + offset, Int32(h), 0, cp + offset, Int32(h))
+                        // context_h[m, d] = scores[m, m] · v_h[m, d]
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(d), Int32(m),
+                                    1, sp, Int32(m), vs + offset, Int32(h), 0, cs + offset, Int32(h))
                     }
                 }
-                linear(cp, rows: n, inFeatures: h, weight: layer.attentionOutput, bias: layer.attentionOutputBias,
-                       outFeatures: h, into: pp, compute: compute)
+                project(cp, h, layer.attentionOutput, layer.attentionOutputBias, h, pp)
                 // x = LayerNorm(attention_output + x)
                 addLayerNorm(pp, residual: xp, rows: n, width: h, weight: layer.attentionNormWeight,
                              bias: layer.attentionNormBias, eps: eps)
-                linear(pp, rows: n, inFeatures: h, weight: layer.intermediate, bias: layer.intermediateBias,
-                       outFeatures: inner, into: ip, compute: compute)
+                project(pp, h, layer.intermediate, layer.intermediateBias, inner, ip)
                 activate(ip, count: n * inner, config.hiddenAct, compute: compute)
-                linear(ip, rows: n, inFeatures: inner, weight: layer.output, bias: layer.outputBias, outFeatures: h, into: xp, compute: compute)
+                project(ip, inner, layer.output, layer.outputBias, h, xp)
                 addLayerNorm(xp, residual: pp, rows: n, width: h, weight: layer.outputNormWeight,
                              bias: layer.outputNormBias, eps: eps)
             }}}}}}}}
             if capture.hiddenStates { hiddenStates.append(contentsOf: x) }
         }
-        return EncoderOutput(
-            lastHiddenState: x,
-            attention: capture.attention
-                ? AttentionMaps(layers: config.numHiddenLayers, heads: heads, tokens: n, values: attention) : nil,
-            hiddenStates: capture.hiddenStates ? hiddenStates : nil)
+        return PackedEncoderOutput(lastHiddenState: x, segments: segments, attention: attention,
+                                   hiddenStates: capture.hiddenStates ? hiddenStates : nil,
+                                   layers: config.numHiddenLayers, heads: heads, hidden: h)
     }
 
     /// LM head logits [rows.count, vocab] for the given rows of the final hidden states only.
-    func lmLogits(hidden: [Float], rows: [Int], compute: Compute) -> [Float] {
+    /// `groups` are the runs of `rows` that belong to one sequence (see `linear`'s `segments`).
+    func lmLogits(hidden: [Float], rows: [Int], compute: Compute, groups: [Range<Int>]? = nil) -> [Float] {
         let h = config.hiddenSize, vocab = config.vocabSize, m = rows.count
         guard m > 0 else { return [] }
         var t = [Float](repeating: 0, count: m * h)
@@ -168,10 +223,11 @@ extension RobertaWeights {
             let tp = tb.baseAddress!, dp = db.baseAddress!, lp = lb.baseAddress!
             for (i, row) in rows.enumerated() { (tp + i * h).update(from: hb.baseAddress! + row * h, count: h) }
             // dense -> exact GELU (the LM head always uses erf GELU) -> LayerNorm -> decoder + bias
-            linear(tp, rows: m, inFeatures: h, weight: lmDense, bias: lmDenseBias, outFeatures: h, into: dp, compute: compute)
+            let groups = groups ?? [0..<m]
+            linear(tp, rows: m, inFeatures: h, weight: lmDense, bias: lmDenseBias, outFeatures: h, into: dp, compute: compute, segments: groups)
             activate(dp, count: m * h, .gelu, compute: compute)
             addLayerNorm(dp, residual: nil, rows: m, width: h, weight: lmNormWeight, bias: lmNormBias, eps: config.layerNormEps)
-            linear(dp, rows: m, inFeatures: h, weight: decoder, bias: decoderBias, outFeatures: vocab, into: lp, compute: compute)
+            linear(dp, rows: m, inFeatures: h, weight: decoder, bias: decoderBias, outFeatures: vocab, into: lp, compute: compute, segments: groups)
         }}}}
         return logits
     }

@@ -96,6 +96,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     /// The logits at the mask at token `position` were NaN or infinite; `weight` is the first weight holding
     /// NaN or infinity, or nil when every weight is finite (the computation overflowed float32).
     case nonFiniteScores(position: Int, weight: NonFiniteWeight?)
+    /// Logits were asked at a token position the sequence does not have.
+    case positionOutOfRange(position: Int, tokens: Int)
 
     public var description: String {
         switch self {
@@ -115,6 +117,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
             return "the run was cancelled before it finished (a newer request replaced it)"
         case .nonFiniteScores(let position, let weight?):
             return "the scores at the mask (token \(position)) are not finite numbers: tensor \(weight.tensor) in \(weight.file) holds \(weight.value) (element \(weight.index)); the checkpoint is corrupt, download it again or use another one"
+        case .positionOutOfRange(let position, let tokens):
+            return "token position \(position) is outside the sequence of \(tokens) tokens; ask for positions 0 to \(tokens - 1)"
         case .nonFiniteScores(let position, nil):
             return "the scores at the mask (token \(position)) are not finite numbers although every weight is finite: the computation overflowed float32, so this checkpoint's values are out of range; use another checkpoint"
         }

@@ -66,6 +66,24 @@ final class WorkerPool: @unchecked Sendable {
 // One function per operation; shapes in comments are row-major [rows, cols].
 
 /// y[n, out] = x[n, in] · W[out, in]^T + b[out]   (nn.Linear; W is [out, in] row-major)
+///
+/// `segments`: the rows of each sequence of a packed batch. The kernels compute every row the same way whatever
+/// the others, so they take all rows at once; OpenBLAS picks its blocking (and so its summation order) by the
+/// row count, so it runs each sequence's rows on their own, to give each the numbers of its own pass.
+@inline(__always)
+func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
+            weight: LinearWeight, bias: FloatTensor, outFeatures: Int, into y: UnsafeMutablePointer<Float>,
+            compute: Compute, segments: [Range<Int>]) {
+    if !compute.useKernels, segments.count > 1 {
+        for segment in segments where !segment.isEmpty {
+            linear(x + segment.lowerBound * inFeatures, rows: segment.count, inFeatures: inFeatures, weight: weight,
+                   bias: bias, outFeatures: outFeatures, into: y + segment.lowerBound * outFeatures, compute: compute)
+        }
+        return
+    }
+    linear(x, rows: n, inFeatures: inFeatures, weight: weight, bias: bias, outFeatures: outFeatures, into: y, compute: compute)
+}
+
 @inline(__always)
 func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
             weight: LinearWeight, bias: FloatTensor, outFeatures: Int, into y: UnsafeMutablePointer<Float>,
