@@ -30,12 +30,15 @@ let package = Package(
         .target(name: "FileSupport"),
         // The fill-mask request (the endpoint's JSON) parsed and checked, for the CLI and a future server.
         .target(name: "Requests", dependencies: ["RoBERTa"]),
+        // Measures over the engine's distributions: pseudo-log-likelihood, teacher-vs-student divergences, the
+        // corpus evaluation behind `maskscope eval`. No UI.
+        .target(name: "Scoring", dependencies: ["RoBERTa", "Tokenizer"]),
 
         // Where models live: the Hugging Face hub cache, names, pull, which models open by default. No UI.
         .target(name: "ModelStore", dependencies: ["RoBERTa", "FileSupport"]),
 
         // The workbench: state and reducer (no terminal), panes into a cell buffer, the ncurses backend.
-        .target(name: "Workbench", dependencies: ["RoBERTa", "Tokenizer", "FileSupport"]),
+        .target(name: "Workbench", dependencies: ["RoBERTa", "Tokenizer", "Scoring", "FileSupport"]),
         .target(name: "TerminalUI", dependencies: ["Workbench", "RoBERTa", "Tokenizer"]),
         .target(name: "CursesBackend", dependencies: ["TerminalUI", "Workbench", "FileSupport", "CNcursesw"]),
 
@@ -43,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "maskscope",
             dependencies: [
-                "Tokenizer", "RoBERTa", "Requests", "ModelStore", "Workbench", "TerminalUI", "CursesBackend",
+                "Tokenizer", "RoBERTa", "Requests", "Scoring", "ModelStore", "Workbench", "TerminalUI", "CursesBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -51,6 +54,7 @@ let package = Package(
         .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(name: "RequestsTests", dependencies: ["Requests"]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring", "RoBERTa", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "RoBERTa"], exclude: ["FakeHub"]),
         // Shared by the tests: the built binary's locator, assertClose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -17,6 +17,7 @@ Stages (each resumable; `all` runs them in order and skips what is already done)
     export     both models as BF16 safetensors into models/pocket-teacher and models/pocket-student
     evaluate   held-out masked-token top-1/top-5 and pseudo-perplexity, for both models and a
                unigram-frequency baseline; writes the model cards
+    sample     models/heldout-sample.txt: 400 held-out sentences for eval examples
     fixtures   Tests/Fixtures/reference/pocket.json: transformers' fill-mask pipeline on the exported
                directories, for the Swift tests
 
@@ -845,11 +846,23 @@ def stage_fixtures(work: Path):
     log(f"fixtures: {path} ({path.stat().st_size} bytes)")
 
 
+HELDOUT_SAMPLE = 400
+
+
+def stage_sample(work: Path):
+    """models/heldout-sample.txt: 400 held-out sentences (never trained on), one per line, for `maskscope eval`
+    examples and Scripts/eval_reference.py (the README's eval run and its transformers timing use this file)."""
+    path = REPO / "models" / "heldout-sample.txt"
+    sents = [s.replace("\n", " ").strip() for s in heldout_sentences(work, HELDOUT_SAMPLE)]
+    path.write_text("".join(s + "\n" for s in sents if s))
+    log(f"sample: {path} ({path.stat().st_size} bytes, {len(sents)} sentences)")
+
+
 # ------------------------------------------------------------------------------------------------
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["corpus", "tokenizer", "data", "teacher", "student", "export", "evaluate", "fixtures", "all"])
+    ap.add_argument("stage", choices=["corpus", "tokenizer", "data", "teacher", "student", "export", "evaluate", "fixtures", "sample", "all"])
     ap.add_argument("--work", type=Path, default=Path("/root/pocket-work"), help="checkpoints and intermediate files (outside the repository)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--teacher-steps", type=int, default=4000)
@@ -870,7 +883,7 @@ def main():
                              f"{args.teacher_lr:g} after {args.warmup} warm-up steps")
     STEPS_NOTE["student"] = (f"{args.student_steps} steps of about {args.budget} tokens, peak learning rate {args.student_lr:g} "
                              f"after {args.warmup} warm-up steps")
-    stages = ["corpus", "tokenizer", "data", "teacher", "student", "export", "evaluate", "fixtures"] if args.stage == "all" else [args.stage]
+    stages = ["corpus", "tokenizer", "data", "teacher", "student", "export", "evaluate", "fixtures", "sample"] if args.stage == "all" else [args.stage]
     for s in stages:
         t = time.time()
         fn = globals()[f"stage_{s}"]
