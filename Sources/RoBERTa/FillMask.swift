@@ -94,11 +94,30 @@ extension RobertaModel {
     ///   `InferenceError.cancelled`.
     public func fillMask(ids: [Int], options: FillMaskOptions = FillMaskOptions(), text: String? = nil,
                          cancellation: Cancellation? = nil) throws -> FillMaskResult {
+        try fillMask(batch: [ids], options: options, texts: [text], cancellation: cancellation)[0]
+    }
+
+    /// Fill-mask over several texts, packed into batched passes (`encode(batch:)`): each answer is the one its
+    /// text gets alone.
+    public func fillMask(texts: [String], options: FillMaskOptions = FillMaskOptions(),
+                         batchTokens: Int = RobertaModel.defaultBatchTokens, cancellation: Cancellation? = nil) throws -> [FillMaskResult] {
+        try fillMask(batch: texts.map { try inputIDs(for: $0, truncate: options.truncate) }, options: options, texts: texts,
+                     batchTokens: batchTokens, cancellation: cancellation)
+    }
+
+    /// Fill-mask over several ready token id sequences (with <s> and </s>), packed into batched passes of at most
+    /// `batchTokens` tokens. `texts[i]`, when given, names sequence i in errors.
+    public func fillMask(batch: [[Int]], options: FillMaskOptions = FillMaskOptions(), texts: [String?]? = nil,
+                         batchTokens: Int = RobertaModel.defaultBatchTokens, cancellation: Cancellation? = nil) throws -> [FillMaskResult] {
         guard options.topK >= 1 else { throw InferenceError.badTopK(options.topK) }
         let maskID = tokenizer.maskID
-        let maskPositions = ids.indices.filter { ids[$0] == maskID }
-        guard !maskPositions.isEmpty else {
-            throw InferenceError.noMaskToken(text: text ?? tokenizer.decode(ids), mask: tokenizer.token(of: maskID) ?? "<mask>")
+        let maskPositions = try batch.enumerated().map { i, ids -> [Int] in
+            let positions = ids.indices.filter { ids[$0] == maskID }
+            guard !positions.isEmpty else {
+                let text = texts?[i] ?? tokenizer.decode(ids)
+                throw InferenceError.noMaskToken(text: text, mask: tokenizer.token(of: maskID) ?? "<mask>")
+            }
+            return positions
         }
         var warnings: [String] = []
         var restrict: [Int]? = nil
@@ -107,16 +126,39 @@ extension RobertaModel {
             restrict = resolved.ids
             warnings = resolved.warnings
         }
-        try check(ids: ids)
-        let (output, logits) = try guardedPass {
-            let output = try weights.encode(ids: ids, capture: options.capture, compute: compute, cancellation: cancellation)
-            return (output, weights.lmLogits(hidden: output.lastHiddenState, rows: maskPositions, compute: compute))
-        }
         let vocab = config.vocabSize
+        var results: [FillMaskResult] = []
+        results.reserveCapacity(batch.count)
+        for chunk in Self.chunks(of: batch.map(\.count), batchTokens: batchTokens) {
+            var rows: [Int] = [], groups: [Range<Int>] = [], offset = 0
+            for i in chunk {
+                try check(ids: batch[i])
+                groups.append(rows.count..<(rows.count + maskPositions[i].count))
+                rows += maskPositions[i].map { offset + $0 }
+                offset += batch[i].count
+            }
+            let (packed, logits) = try guardedPass {
+                let packed = try weights.encode(batch: Array(batch[chunk]), capture: options.capture, compute: compute, cancellation: cancellation)
+                return (packed, weights.lmLogits(hidden: packed.lastHiddenState, rows: rows, compute: compute, groups: groups))
+            }
+            for (s, i) in chunk.enumerated() {
+                let mine = logits[(groups[s].lowerBound * vocab)..<(groups[s].upperBound * vocab)]
+                let output = packed.output(s)
+                let masks = try predictions(ids: batch[i], maskPositions: maskPositions[i], logits: mine, restrict: restrict, topK: options.topK)
+                results.append(FillMaskResult(ids: batch[i], masks: masks, attention: output.attention, encoder: output, warnings: warnings))
+            }
+        }
+        return results
+    }
+
+    /// The ranked candidates at each mask of `ids` from the logits at the masks ([masks x vocab], in order).
+    func predictions(ids: [Int], maskPositions: [Int], logits: ArraySlice<Float>, restrict: [Int]?, topK k: Int) throws -> [MaskPrediction] {
+        let vocab = config.vocabSize
+        let base = logits.startIndex
         // NaN or infinity at a mask would come out as a score of NaN (not JSON, and meaningless): an error naming
         // the weight that holds it. Finite logits give finite scores (the softmax's sum is at least 1).
         for (m, position) in maskPositions.enumerated()
-        where logits[(m * vocab)..<((m + 1) * vocab)].contains(where: { !$0.isFinite }) {
+        where logits[(base + m * vocab)..<(base + (m + 1) * vocab)].contains(where: { !$0.isFinite }) {
             throw InferenceError.nonFiniteScores(position: position, weight: weights.firstNonFiniteWeight())
         }
         let singleMask = maskPositions.count == 1
@@ -127,8 +169,8 @@ extension RobertaModel {
             for (m, position) in maskPositions.enumerated() {
                 let row = UnsafeBufferPointer(rebasing: lb[(m * vocab)..<((m + 1) * vocab)])
                 let probabilities = softmax(row)
-                let top = restrict.map { topK(probabilities, among: $0, k: min(options.topK, $0.count)) }
-                    ?? topK(probabilities, among: 0..<vocab, k: min(options.topK, vocab))
+                let top = restrict.map { topK(probabilities, among: $0, k: min(k, $0.count)) }
+                    ?? topK(probabilities, among: 0..<vocab, k: min(k, vocab))
                 let candidates = top.map { token -> Candidate in
                     var filled = ids
                     filled[position] = token
@@ -140,7 +182,7 @@ extension RobertaModel {
                 masks.append(MaskPrediction(position: position, candidates: candidates))
             }
         }
-        return FillMaskResult(ids: ids, masks: masks, attention: output.attention, encoder: output, warnings: warnings)
+        return masks
     }
 }
 

@@ -34,6 +34,12 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Also type the first sentence into the workbench loop, one key every ms milliseconds, and time each key to its frame (0 to 1000; 0 skips the typing).", valueName: "ms"))
     var typingInterval: Double = 50
 
+    @Option(name: .customLong("batch-file"), help: ArgumentHelp("Sentences with <mask>, one per line, for the batch case (default: 32 built-in sentences of mixed lengths, as in Scripts/bench_batch_sentences.txt).", valueName: "file"))
+    var batchFile: String?
+
+    @Option(name: .customLong("batch-runs"), help: ArgumentHelp("Timed runs of the batch case, 0 (skip it) to 100.", valueName: "n"))
+    var batchRuns: Int = 5
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -42,9 +48,20 @@ struct Bench: ParsableCommand {
         "The quick brown fox, who had been running through the forest since early dawn, finally stopped near the old stone <mask> to drink some cold, clear water before the hunters arrived at noon.",
     ]
 
+    /// Sentences for the batch case: one per line, blank lines skipped; each needs a <mask>.
+    static func readBatchFile(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw CommandFailure("cannot read --batch-file \(path) as UTF-8 text; give a file with one sentence with <mask> per line")
+        }
+        let sentences = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !sentences.isEmpty else { throw CommandFailure("--batch-file \(path) holds no sentence; give one sentence with <mask> per line") }
+        return sentences
+    }
+
     func validate() throws {
         try OptionBounds.check(runs, 1...1000, option: "--runs")
         try OptionBounds.check(warmup, 0...100, option: "--warmup")
+        try OptionBounds.check(batchRuns, 0...100, option: "--batch-runs")
         try OptionBounds.check(typingInterval, 0...1000, option: "--typing-interval", unit: "milliseconds")
         if text.count > 10 { throw ValidationError("--text may be given at most 10 times (got \(text.count))") }
         let typed = (text.first ?? Self.defaultTexts[0]).count
@@ -77,6 +94,8 @@ struct Bench: ParsableCommand {
                 rows.append((sentence, tokens, attention, percentile(times, 0.5), percentile(times, 0.9), times[0]))
             }
         }
+        let batchSentences = try batchFile.map(Self.readBatchFile) ?? BatchMeasurement.defaultSentences
+        let batch = batchRuns > 0 ? try BatchMeasurement.run(model: model, sentences: batchSentences, runs: batchRuns, warmup: min(warmup, 2)) : nil
         let typing = typingInterval > 0 ? TypingMeasurement.run(model: model, text: texts[0], interval: typingInterval / 1000) : nil
         let rss = peakRSSBytes()
         let threads = model.threads
@@ -91,6 +110,13 @@ struct Bench: ParsableCommand {
                 ("matrices", .string(model.weightsSummary.matrixDType)), ("runs", .int(runs)),
                 ("load_ms", .number(ms(loadSeconds))), ("first_answer_ms", .number(ms(firstAnswerSeconds ?? 0))),
                 ("peak_rss_mb", .number(round(Double(rss) / 1_048_576 * 10) / 10)), ("cases", .array(cases)),
+                ("batch", batch.map { b in
+                    JSONValue.object([("sentences", .int(b.sentences)), ("tokens", .int(b.tokens)), ("runs", .int(b.batchTimes.count)),
+                                      ("median_ms", .number(ms(percentile(b.batchTimes, 0.5)))), ("min_ms", .number(ms(b.batchTimes.first ?? 0))),
+                                      ("sentences_per_second", .number((b.sentencesPerSecond * 10).rounded() / 10)),
+                                      ("best_sentences_per_second", .number((b.bestSentencesPerSecond * 10).rounded() / 10)),
+                                      ("one_at_a_time_sentences_per_second", .number((b.oneAtATimeSentencesPerSecond * 10).rounded() / 10))])
+                } ?? .null),
                 ("typing", typing.map { t in
                     JSONValue.object([("keys", .int(t.keys)), ("interval_ms", .number(ms(t.interval))),
                                       ("key_to_frame_median_ms", .number(ms(percentile(t.keyToFrame, 0.5)))),
@@ -111,6 +137,11 @@ struct Bench: ParsableCommand {
             let shown = r.text.count > 40 ? String(r.text.prefix(37)) + "..." : r.text
             emit(pad(String(r.tokens), 8) + pad(r.attention ? "yes" : "no", 11) + pad(String(format: "%.2f", ms(r.median)), 11)
                  + pad(String(format: "%.2f", ms(r.p90)), 9) + pad(String(format: "%.2f", ms(r.min)), 9) + shown)
+        }
+        if let b = batch {
+            emit("")
+            emit("batch      \(b.sentences) sentences, \(b.tokens) tokens, in packed passes: median \(String(format: "%.1f", ms(percentile(b.batchTimes, 0.5)))) ms = \(String(format: "%.1f", b.sentencesPerSecond)) sentences/s (best \(String(format: "%.1f", b.bestSentencesPerSecond)))")
+            emit("           one call per sentence: \(String(format: "%.1f", b.oneAtATimeSentencesPerSecond)) sentences/s")
         }
         if let t = typing {
             emit("")

@@ -166,3 +166,13 @@ final class ScoreEvalTests: XCTestCase {
         XCTAssertLessThan(sentences, 1200)
     }
 }
+
+/// bench's built-in batch is the file Scripts/bench_batch.py times transformers and ONNX Runtime on.
+final class BenchBatchSentencesTests: XCTestCase {
+    func testBuiltInBatchIsTheScriptsFile() throws {
+        let file = try String(contentsOf: repoRoot.appendingPathComponent("Scripts/bench_batch_sentences.txt"), encoding: .utf8)
+        XCTAssertEqual(BatchMeasurement.defaultSentences, file.split(separator: "\n").map(String.init))
+        XCTAssertEqual(BatchMeasurement.defaultSentences.count, 32)
+        XCTAssertTrue(BatchMeasurement.defaultSentences.allSatisfy { $0.components(separatedBy: "<mask>").count == 2 })
+    }
+}

@@ -53,6 +53,23 @@ final class BatchTests: XCTestCase {
         XCTAssertEqual(RobertaModel.chunks(of: [], batchTokens: 10), [])
     }
 
+    func testFillMaskOverABatchAnswersAsOneAtATime() throws {
+        let model = try RobertaModel.load(directory: Fixtures.model("tiny"))
+        let texts = Self.texts.filter { $0.contains("<mask>") }
+        for batchTokens in [12, RobertaModel.defaultBatchTokens] {
+            let together = try model.fillMask(texts: texts, options: FillMaskOptions(topK: 7), batchTokens: batchTokens)
+            XCTAssertEqual(together.count, texts.count)
+            for (text, got) in zip(texts, together) {
+                let alone = try model.fillMask(text, options: FillMaskOptions(topK: 7))
+                XCTAssertEqual(got.masks, alone.masks, text)
+                XCTAssertEqual(got.ids, alone.ids)
+            }
+        }
+        XCTAssertThrowsError(try model.fillMask(texts: ["a <mask>", "no mask here"])) { error in
+            XCTAssertEqual(error as? InferenceError, .noMaskToken(text: "no mask here", mask: "<mask>"))
+        }
+    }
+
     func testBadRowsAndIdsAreErrors() throws {
         let model = try RobertaModel.load(directory: Fixtures.model("tiny"))
         let ids = try model.inputIDs(for: "Paris is the <mask> of France.")

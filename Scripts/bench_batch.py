@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Sentences per second for one batch of 32 mixed-length fill-mask sentences: transformers (torch) against
+ONNX Runtime running the same model, so that `maskscope`'s batched engine can be put next to both.
+
+Run from the repository root with the pinned reference stack (Scripts/requirements-reference.txt, which
+includes onnx and onnxruntime):
+
+    /root/msvenv/bin/python Scripts/bench_batch.py [--model models/pocket-teacher] [--sentences FILE]
+        [--repeat 20] [--warmup 3] [--threads 2] [--head masked|all|both] [--json]
+    /root/msvenv/bin/python Scripts/bench_batch.py --write-sentences Scripts/bench_batch_sentences.txt
+
+--sentences: one sentence per line, each with exactly one <mask> (default: the 32 built-in sentences of 4 to
+60 words, the same text as Scripts/bench_batch_sentences.txt, which --write-sentences regenerates).  All
+sentences form ONE batch (right-padded to the longest, attention mask 0 on the padding).
+
+What is timed, per run, identically for both engines: tokenizer(sentences, padding=True) (the fast
+tokenizer, batched), one forward pass over the padded batch, then the top-5 ids and probabilities at each
+<mask> (softmax over the whole vocabulary).  Model loading, the ONNX export and session creation are not
+timed.  --warmup runs are discarded, then --repeat runs are timed; the median and the best run are
+printed in sentences/s (sentences in the batch / seconds of one run).
+
+The LM head (--head, default both):
+  masked: the encoder runs on the whole batch, then the hidden rows at the <mask> positions are gathered
+          and only those go through the LM head (dense, gelu, layer norm, decoder): logits [32, vocab].
+          This is the fair comparison with an engine that computes the LM head only at masks; the
+          gather is inside the exported ONNX graph too (an extra input `mask_rows` = flat indices into
+          batch * sequence).
+  all:    the plain RobertaForMaskedLM forward, logits at every position [32, T, vocab], then the mask rows
+          are picked out (what `model(**batch).logits` gives a transformers user).
+torch: AutoModelForMaskedLM.from_pretrained(dir, dtype=float32).eval() (default attention, sdpa),
+torch.inference_mode(), torch.set_num_threads(--threads).  ONNX Runtime: the same float32 module exported
+with torch.onnx.export (TorchScript exporter, dynamo=False, opset 17, dynamic batch / sequence / mask-row
+axes; traced on a padded two-sentence batch so that the attention-mask path is in the graph) into a
+temporary directory that is deleted at the end (never in the repository), CPUExecutionProvider,
+intra_op_num_threads = --threads, inter_op 1, ORT_ENABLE_ALL graph optimisations, sequential execution.
+Before timing, both engines' logits at the masks are compared (max |diff| printed; must be < 1e-3) and
+their top-5 ids must agree.  The machine's load average is printed: on a busy machine the numbers mean
+little.
+"""
+
+import os
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import transformers
+from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+transformers.utils.logging.disable_progress_bar()
+transformers.utils.logging.set_verbosity_error()
+
+REPO = Path(__file__).resolve().parent.parent
+TOPK = 5
+
+# 32 sentences, 4 to 60 words, one <mask> each (written out to Scripts/bench_batch_sentences.txt).
+SENTENCES = [
+    "The <mask> barked loudly.",
+    "She drank a cup of <mask>.",
+    "Paris is the <mask> of France.",
+    "A week has seven <mask> in it.",
+    "He opened the <mask> and walked into the room.",
+    "The children played in the <mask> after school.",
+    "Water freezes at zero degrees <mask> and boils at one hundred.",
+    "I would like to <mask> a book about the history of the city.",
+    "The function returns a new <mask> containing the items of the original sequence.",
+    "A doctor works in a <mask>, where patients come to be examined and treated.",
+    "The old lighthouse keeper climbed the <mask> every evening to light the lamp before the ships came in.",
+    "When the file cannot be opened, the interpreter raises an <mask> that the caller may catch and handle.",
+    "In the morning the farmer walks across the wet fields to feed the <mask> and to check the fences along the river.",
+    "A dictionary maps each key to a value, and looking up a key that is not present raises a <mask> unless a default is given.",
+    "The committee met on Tuesday to discuss the budget, but after three hours of argument nobody could agree on how much <mask> to spend.",
+    "She had always wanted to travel, so when the letter finally arrived she packed a small bag, locked the door and took the first <mask> to the coast.",
+    "The river rises in the mountains, flows through a narrow valley lined with pine forests and old mills, and reaches the <mask> after nearly three hundred miles.",
+    "Before the invention of the printing press, books were copied by hand, which made them rare and expensive, and only monasteries and wealthy <mask> could afford to own them.",
+    "A hacker, in the original sense of the word, is a person who enjoys exploring the details of programmable systems and how to stretch their <mask>, as opposed to most users.",
+    "The garbage collector frees memory that is no longer reachable from the program, so objects that are still referenced somewhere stay alive, and a cycle of references is detected by a separate <mask>.",
+    "When the storm reached the village late at night, the wind tore the roofs from several houses, the bridge over the stream was washed away, and the families gathered in the old stone <mask> until morning.",
+    "The museum opens at nine in the morning and closes at five in the afternoon, except on Mondays, when it stays closed so that the staff can clean the galleries, repair the displays and prepare new <mask> for the visitors.",
+    "Every module has its own namespace, so two modules may define functions with the same name without any conflict, and a program refers to them by writing the name of the <mask>, a dot, and the name of the function.",
+    "The expedition set out in early spring with twelve men, six horses and enough food for four months, crossed the high pass before the snow melted, and reached the unknown <mask> on the far side of the range in June.",
+    "An iterator is an object representing a stream of data; repeated calls to its next method return successive items, and when no more data are available a StopIteration exception is raised instead, which tells the <mask> loop to stop.",
+    "The teacher explained that the experiment had failed not because the idea was wrong but because the instruments had been calibrated badly, and she asked the students to repeat every measurement with greater <mask> the following week.",
+    "Long before the railway came, the town lived from the river trade: barges carried grain, timber and salt downstream to the port, and on the way back they brought cloth, tools, wine and news from the <mask> beyond the sea.",
+    "A cynic is a blackguard whose faulty vision sees things as they are, not as they ought to be, and this is why the ancient Scythians plucked out a cynic's eyes to improve his <mask>, or so the old dictionary of the devil claims with a straight face.",
+    "When a class defines the special method that is called for equality, it should usually define the hash method as well, because objects that compare equal must have the same hash value, otherwise they behave strangely as <mask> in dictionaries and as members of sets.",
+    "The small orchestra rehearsed in a cold church hall twice a week, and although most of the players were amateurs who worked in shops, schools and offices during the day, their concert at the end of the winter filled every seat and the <mask> asked them to play again in the spring.",
+    "After the long drought the farmers of the valley dug new wells, built a stone channel from the spring in the hills down to the fields, and agreed to share the water by turns, each family taking it for one day and one night, so that no <mask> would dry out before the harvest.",
+    "The library keeps its rarest manuscripts in a room without windows, where the temperature and the humidity are held constant day and night, and a reader who wishes to see one must write a letter weeks in advance, wear cotton gloves, sit at the long table under the lamp, and turn the <mask> only with a thin wooden blade kept for that purpose.",
+]
+
+
+def write_sentences(path):
+    Path(path).write_text("".join(s + "\n" for s in SENTENCES), encoding="utf-8")
+
+
+def read_sentences(path):
+    lines = [l.rstrip("\n") for l in Path(path).read_text(encoding="utf-8").splitlines()]
+    return [l for l in lines if l.strip()]
+
+
+def resolve_model(arg):
+    p = Path(arg)
+    if p.is_dir():
+        return p
+    for base in (REPO / "models", REPO / "Tests" / "Fixtures" / "models"):
+        if (base / arg).is_dir():
+            return base / arg
+    raise SystemExit(f"error: no model directory {arg!r}")
+
+
+class MaskedLMHead(torch.nn.Module):
+    """encoder on the whole batch, LM head only on the gathered mask rows (flat indices into batch*seq)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.base = getattr(model, model.base_model_prefix)
+
+    def forward(self, input_ids, attention_mask, mask_rows):
+        hidden = self.base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, mask_rows)
+        return self.model.lm_head(rows)
+
+
+class AllPositions(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def export(module, args, names, dynamic, path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17, input_names=names,
+                          output_names=["logits"], dynamic_axes=dynamic, do_constant_folding=True)
+
+
+def top5_numpy(logits):
+    """softmax over the vocabulary and the 5 best (ids, probabilities) per row."""
+    part = np.argpartition(-logits, TOPK, axis=1)[:, :TOPK]
+    vals = np.take_along_axis(logits, part, 1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    ids = np.take_along_axis(part, order, 1)
+    m = logits.max(1, keepdims=True)
+    denom = np.exp(logits - m).sum(1, keepdims=True)
+    return ids, np.exp(np.take_along_axis(logits, ids, 1) - m) / denom
+
+
+def top5_torch(logits):
+    probs = logits.softmax(-1)
+    v, i = probs.topk(TOPK, dim=-1)
+    return i, v
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="models/pocket-teacher")
+    ap.add_argument("--sentences", help="one sentence per line, one <mask> each (default: the built-in 32)")
+    ap.add_argument("--repeat", type=int, default=20, help="timed runs (default 20)")
+    ap.add_argument("--warmup", type=int, default=3, help="discarded runs first (default 3)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads / ORT intra-op threads (default 2)")
+    ap.add_argument("--head", choices=("masked", "all", "both"), default="both")
+    ap.add_argument("--json", action="store_true", help="also print one JSON object at the end")
+    ap.add_argument("--write-sentences", metavar="PATH", help="write the built-in sentences to PATH and exit")
+    args = ap.parse_args()
+
+    if args.write_sentences:
+        write_sentences(args.write_sentences)
+        print(f"wrote {len(SENTENCES)} sentences to {args.write_sentences}")
+        return 0
+
+    import onnx
+    import onnxruntime as ort
+
+    torch.set_num_threads(args.threads)
+    sentences = read_sentences(args.sentences) if args.sentences else list(SENTENCES)
+    model_dir = resolve_model(args.model)
+    model = AutoModelForMaskedLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    mask_id = tok.mask_token_id
+
+    enc = tok(sentences, padding=True, return_tensors="pt")
+    ids, att = enc["input_ids"], enc["attention_mask"]
+    n_masks = (ids == mask_id).sum(1)
+    if not bool((n_masks == 1).all()):
+        raise SystemExit(f"error: every sentence needs exactly one <mask> (counts {n_masks.tolist()})")
+    lengths = att.sum(1).tolist()
+    max_len = model.config.max_position_embeddings - model.config.pad_token_id - 1
+    if max(lengths) > max_len:
+        raise SystemExit(f"error: a sentence has {max(lengths)} tokens, the model takes {max_len}")
+    words = [len(s.split()) for s in sentences]
+    heads = ["masked", "all"] if args.head == "both" else [args.head]
+
+    print(f"model {model_dir}: {model.config.num_hidden_layers} layers, hidden {model.config.hidden_size}, "
+          f"vocab {model.config.vocab_size}")
+    print(f"batch: {len(sentences)} sentences, {min(words)}-{max(words)} words, {min(lengths)}-{max(lengths)} tokens "
+          f"(mean {sum(lengths) / len(lengths):.1f}), padded to {ids.shape[1]}: {ids.numel()} slots, "
+          f"{sum(lengths)} real tokens")
+    print(f"versions: torch {torch.__version__}, onnxruntime {ort.__version__}, onnx {onnx.__version__}, "
+          f"transformers {transformers.__version__}; {args.threads} threads; load average before {os.getloadavg()[0]:.2f}")
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="maskscope-bench-onnx-") as tmp:
+        # export on a padded two-sentence batch (shortest and longest) so the attention-mask path is traced
+        order = sorted(range(len(sentences)), key=lambda i: lengths[i])
+        trace = tok([sentences[order[0]], sentences[order[-1]]], padding=True, return_tensors="pt")
+        trace_rows = (trace["input_ids"].reshape(-1) == mask_id).nonzero().reshape(-1)
+        sessions = {}
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        for head in heads:
+            path = Path(tmp) / f"{head}.onnx"
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                if head == "masked":
+                    export(MaskedLMHead(model).eval(), (trace["input_ids"], trace["attention_mask"], trace_rows),
+                           ["input_ids", "attention_mask", "mask_rows"],
+                           {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                            "mask_rows": {0: "masks"}, "logits": {0: "masks"}}, path)
+                else:
+                    export(AllPositions(model).eval(), (trace["input_ids"], trace["attention_mask"]),
+                           ["input_ids", "attention_mask"],
+                           {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                            "logits": {0: "batch", 1: "sequence"}}, path)
+            onnx.checker.check_model(str(path))
+            sessions[head] = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            print(f"onnx export ({head}): {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s (temporary)")
+
+        masked_module = MaskedLMHead(model).eval()
+
+        def run_torch(head):
+            e = tok(sentences, padding=True, return_tensors="pt")
+            x, a = e["input_ids"], e["attention_mask"]
+            with torch.inference_mode():
+                if head == "masked":
+                    rows = (x.reshape(-1) == mask_id).nonzero().reshape(-1)
+                    logits = masked_module(x, a, rows)  # the module that was exported
+                else:
+                    full = model(input_ids=x, attention_mask=a).logits
+                    b, p = (x == mask_id).nonzero(as_tuple=True)
+                    logits = full[b, p]
+                i, v = top5_torch(logits)
+            return logits, i
+
+        def run_ort(head):
+            e = tok(sentences, padding=True, return_tensors="np")
+            x, a = e["input_ids"].astype(np.int64), e["attention_mask"].astype(np.int64)
+            if head == "masked":
+                rows = np.flatnonzero(x.reshape(-1) == mask_id).astype(np.int64)
+                logits = sessions[head].run(None, {"input_ids": x, "attention_mask": a, "mask_rows": rows})[0]
+            else:
+                full = sessions[head].run(None, {"input_ids": x, "attention_mask": a})[0]
+                b, p = np.nonzero(x == mask_id)
+                logits = full[b, p]
+            i, v = top5_numpy(logits)
+            return logits, i
+
+        for head in heads:
+            lt, it = run_torch(head)
+            lo, io = run_ort(head)
+            diff = float(np.abs(lt.numpy() - lo).max())
+            same_top = int((it.numpy() == io).all(1).sum())
+            print(f"check ({head}): torch vs onnxruntime logits at the masks max |diff| {diff:.3g}, "
+                  f"top-5 ids equal for {same_top}/{len(sentences)} sentences")
+            if diff > 1e-3:
+                raise SystemExit("error: the engines disagree")
+            for engine, fn in (("transformers", run_torch), ("onnxruntime", run_ort)):
+                times = []
+                for r in range(args.warmup + args.repeat):
+                    t0 = time.perf_counter()
+                    fn(head)
+                    dt = time.perf_counter() - t0
+                    if r >= args.warmup:
+                        times.append(dt)
+                med = statistics.median(times)
+                best = min(times)
+                results[f"{engine}/{head}"] = {
+                    "median_sentences_per_s": round(len(sentences) / med, 1),
+                    "best_sentences_per_s": round(len(sentences) / best, 1),
+                    "median_ms": round(med * 1000, 2),
+                    "best_ms": round(best * 1000, 2),
+                }
+    print(f"{'engine':<14}{'LM head':<10}{'median sent/s':>15}{'best sent/s':>13}{'median ms':>11}{'best ms':>9}   ({args.repeat} runs after {args.warmup} warm-up; one batch of {len(sentences)})")
+    for key, r in results.items():
+        engine, head = key.split("/")
+        print(f"{engine:<14}{head:<10}{r['median_sentences_per_s']:>15}{r['best_sentences_per_s']:>13}{r['median_ms']:>11}{r['best_ms']:>9}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        print(json.dumps({"model": str(model_dir), "sentences": len(sentences), "threads": args.threads,
+                          "repeat": args.repeat, "warmup": args.warmup,
+                          "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__, "onnx": onnx.__version__,
+                                       "transformers": transformers.__version__},
+                          "tokens": {"min": min(lengths), "max": max(lengths), "padded_to": int(ids.shape[1])},
+                          "results": results, "loadavg": os.getloadavg()[0]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
