@@ -121,7 +121,7 @@ struct Eval: ParsableCommand {
         let (shardIndex, shardCount) = try parsedShard()
         let documents = corpus.select(limit: limit, shard: shardIndex, of: shardCount)
         guard !documents.isEmpty else {
-            throw CommandFailure("\(files[0]) holds no document to evaluate\(corpus.documents.isEmpty ? "" : " in shard \(shardIndex)/\(shardCount)"); give a corpus with text")
+            throw CommandFailure("\(files[0] == "-" ? "standard input" : files[0]) holds no document to evaluate\(corpus.documents.isEmpty ? "" : " in shard \(shardIndex)/\(shardCount)"); give a corpus with text")
         }
         let threads = OptionBounds.threads(self.threads)
         let loaded = try models.map { name in
@@ -179,18 +179,12 @@ struct Eval: ParsableCommand {
         }
     }
 
+    /// The most a corpus may hold (it is read whole, to know the total for the progress bar and the shards).
+    static let corpusLimit = 2 << 30
+
     func readCorpus(_ path: String) throws -> Corpus {
-        let data: Data
-        if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw CommandFailure("no corpus file \(path); give a text, JSON Lines or CSV file")
-            }
-            guard !isDirectory.boolValue else { throw CommandFailure("\(path) is a directory; give a corpus file") }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        }
+        let data = try WholeInput.read(path, what: "corpus", limit: Self.corpusLimit,
+                                       hint: "give a text, JSON Lines or CSV file, or - with the corpus on standard input")
         let lower = path.lowercased()
         let format: Corpus.Format
         if let field { format = .jsonLines(field: field) }

@@ -31,7 +31,8 @@ struct Score: ParsableCommand {
             guard isatty(STDIN_FILENO) == 0 else {
                 throw ValidationError("give the sentences to score as arguments, or one per line on standard input")
             }
-            let data = FileHandle.standardInput.readDataToEndOfFile()
+            let data = try WholeInput.read("-", what: "sentences", limit: 64 << 20,
+                                           hint: "give the sentences to score as arguments, or one per line through a pipe")
             guard let text = String(data: data, encoding: .utf8) else {
                 throw CommandFailure("standard input is not UTF-8 text; give one sentence per line in UTF-8")
             }

@@ -127,6 +127,8 @@ final class ScoreEvalTests: XCTestCase {
             (["eval", "--model", Self.teacher, "--mode", "some", path], "--mode must be one, all or pll (got some)"),
             (["eval", "--model", Self.teacher, "--fraction", "0", path], "--fraction must be above 0 and at most 1 (got 0)"),
             (["eval", path], "give --model once, or twice"),
+            (["eval", "--model", Self.teacher, "/"], "/ is a directory, not a corpus file"),
+            (["eval", "--model", Self.teacher, "-"], "standard input holds no document to evaluate"),
             (["eval", "--merge", path], "is not an eval --json report"),
             (["eval", "--model", Self.teacher, "--field", "body", path], "line 1: not JSON; --field reads JSON Lines"),
             (["eval", "--model", Self.teacher, "--field", "body", try corpus(["{\"text\": \"a\"}"], name: "c.jsonl")], "no field \"body\""),
