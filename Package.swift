@@ -73,7 +73,7 @@ if Context.environment["MASKSCOPE_FUZZ"] != nil {
     let fuzzers: [(name: String, dependencies: [Target.Dependency])] = [
         ("FuzzSafetensors", ["RoBERTa"]), ("FuzzZip", ["RoBERTa"]), ("FuzzUnpickler", ["RoBERTa"]),
         ("FuzzConfig", ["RoBERTa"]), ("FuzzTokenizer", ["Tokenizer"]), ("FuzzVocab", ["Tokenizer"]),
-        ("FuzzRequest", ["Requests"]), ("FuzzSession", ["Workbench"]),
+        ("FuzzRequest", ["Requests"]), ("FuzzSession", ["Workbench"]), ("FuzzCorpus", ["Scoring"]),
     ]
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Targets/FuzzSupport"))
     for fuzzer in fuzzers {

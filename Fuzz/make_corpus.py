@@ -339,6 +339,12 @@ dictionary("FuzzZip", [b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06
                        b"\xff\xff", b"\x01\x00\x18\x00", b"data.pkl", b"archive/", b"archive/data/", b"byteorder",
                        b"little", b"big", b"ctorch\nFloatStorage\n", b"X\x07\x00\x00\x00storage"])
 
+# FuzzCorpus: the first byte picks the format (0 text lines, 1 JSON Lines with "text", 2 CSV with "text").
+write("FuzzCorpus", "lines.txt", b"\x00Paris is the capital of France.\n\nThe sun rises.\r\n")
+write("FuzzCorpus", "jsonl.jsonl", b'\x01{"text": "a b", "id": 1}\n{"text": "caf\\u00e9"}\n\n')
+write("FuzzCorpus", "csv.csv", b'\x02id,text\r\n1,"Hello, ""world"""\r\n2,"two\nlines"\n3,plain\n')
+dictionary("FuzzCorpus", json_tokens + ['"text"', '""', '","', "\r\n", "\ufeff"])
+
 total = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file())
 print(f"wrote {sum(1 for p in corpus.rglob('*') if p.is_file())} seeds ({total} bytes) under {corpus.relative_to(root)}"
       f" and the dictionaries under {dictionaries.relative_to(root)}")
