@@ -49,6 +49,8 @@ public struct FillMaskResult: Sendable {
     public let encoder: EncoderOutput
     /// Messages the pipeline would log as warnings (e.g. a target replaced by its first token).
     public let warnings: [String]
+    /// The logits over the whole vocabulary at each mask, in mask order (what the candidates were ranked from).
+    public let maskLogits: [[Float]]
 }
 
 extension RobertaModel {
@@ -145,7 +147,9 @@ extension RobertaModel {
                 let mine = logits[(groups[s].lowerBound * vocab)..<(groups[s].upperBound * vocab)]
                 let output = packed.output(s)
                 let masks = try predictions(ids: batch[i], maskPositions: maskPositions[i], logits: mine, restrict: restrict, topK: options.topK)
-                results.append(FillMaskResult(ids: batch[i], masks: masks, attention: output.attention, encoder: output, warnings: warnings))
+                let rows = maskPositions[i].indices.map { m in Array(mine[(mine.startIndex + m * vocab)..<(mine.startIndex + (m + 1) * vocab)]) }
+                results.append(FillMaskResult(ids: batch[i], masks: masks, attention: output.attention, encoder: output, warnings: warnings,
+                                              maskLogits: rows))
             }
         }
         return results

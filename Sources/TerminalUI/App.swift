@@ -12,6 +12,8 @@ public final class WorkbenchApp {
     let runInference: (InferenceRequest) -> Void
     let saveSession: (Session, String?) throws -> String
     let loadModel: ((ModelLoadRequest) -> Void)?
+    /// Background work besides inference (the same scheduler in the program; nil where there is none).
+    let background: BackgroundWork?
     /// Keeps the autosave file up to date; nil where nothing is autosaved (tests, the bench).
     let autosaver: Autosaver?
     /// Where background work posts its results.
@@ -26,11 +28,15 @@ public final class WorkbenchApp {
     ///   - loadModel: starts loading a model off this thread; it must post `.modelLoaded` or `.modelLoadFailed`
     ///     to the mailbox. Nil where models cannot be loaded later (the picker then says so).
     ///   - autosaver: sees every state and writes the autosave when due and when the loop ends.
+    ///   - background: starts comparisons and pseudo-log-likelihood scorings; their results must be posted to the
+    ///     mailbox. Nil where there is nothing to run them (the strip then says so; the measures stay absent).
     public init(state: WorkbenchState, backend: TerminalBackend, themes: [Theme],
                 runInference: @escaping (InferenceRequest) -> Void,
                 saveSession: @escaping (Session, String?) throws -> String,
-                loadModel: ((ModelLoadRequest) -> Void)? = nil, autosaver: Autosaver? = nil, mailbox: Mailbox = Mailbox()) {
+                loadModel: ((ModelLoadRequest) -> Void)? = nil, autosaver: Autosaver? = nil, mailbox: Mailbox = Mailbox(),
+                background: BackgroundWork? = nil) {
         self.state = state
+        self.background = background
         self.autosaver = autosaver
         self.mailbox = mailbox
         self.backend = backend
@@ -61,8 +67,35 @@ public final class WorkbenchApp {
                 } else {
                     send(.modelLoadFailed(name: request.name, message: "this workbench cannot load models after it started"))
                 }
+            case .scoreSentence(let request):
+                if let background {
+                    background.score(request)
+                } else {
+                    send(.scoreFinished(id: request.id, model: request.model, score: .failed("this workbench cannot score sentences")))
+                }
+            case .cancelScoring: background?.cancel()
+            case .compareDistributions(let request): background?.compare(request)
             case .quit: break
             }
+        }
+    }
+
+    /// How the app starts the work behind the compare measures and the pseudo-log-likelihood strip (in the
+    /// program: `InferenceScheduler.submitScore`, `.cancelScores`, `.submitComparison`).
+    public struct BackgroundWork {
+        public var score: (ScoreRequest) -> Void
+        public var cancel: () -> Void
+        public var compare: (ComparisonRequest) -> Void
+
+        public init(score: @escaping (ScoreRequest) -> Void, cancel: @escaping () -> Void, compare: @escaping (ComparisonRequest) -> Void) {
+            self.score = score
+            self.cancel = cancel
+            self.compare = compare
+        }
+
+        /// The scheduler's own queue: comparisons and scorings wait behind the inference runs.
+        public init(_ scheduler: InferenceScheduler) {
+            self.init(score: { scheduler.submitScore($0) }, cancel: { scheduler.cancelScores() }, compare: { scheduler.submitComparison($0) })
         }
     }
 

@@ -3,7 +3,8 @@ import Workbench
 /// Lays the panes out for the terminal's size and renders the whole screen into a cell buffer.
 ///
 /// A large terminal shows every pane: the editor on top, candidates and tokens on the left, attention on
-/// the right. A small one (80x24) shows the editor and one pane, the focused one, with Tab cycling.
+/// the right. A small one (80x24) shows the editor and one pane, the focused one, with Tab cycling. The
+/// pseudo-log-likelihood strip (F7), when open, goes under the editor in both.
 public enum Screen {
     public static let minimumWidth = 60
     public static let minimumHeight = 16
@@ -35,8 +36,18 @@ public enum Screen {
         main = rest
         StatusLine.render(state, theme: theme, in: status, above: above, into: &buffer)
         let large = isLarge(width: width, height: height)
-        let (editor, panes) = main.splitTop(large ? 4 : 3)
+        var (editor, panes) = main.splitTop(large ? 4 : 3)
         EditorPane.render(state, theme: theme, in: editor, into: &buffer)
+        if state.likelihood != nil {
+            // The pseudo-log-likelihood strip, under the sentence, as tall as it needs while the panes keep
+            // enough rows to be read (at 80x24 the candidates of one mask).
+            let rows = min(LikelihoodPane.rows(state, width: width), max(0, panes.height - (large ? 16 : 7)))
+            if rows >= 3 {
+                let (strip, rest) = panes.splitTop(rows)
+                LikelihoodPane.render(state, theme: theme, in: strip, into: &buffer)
+                panes = rest
+            }
+        }
         if large {
             let (left, right) = panes.splitLeft(max(56, width * 2 / 5))
             let (top, bottom) = left.splitTop(min(left.height / 2, max(8, candidateRows(state) + 1)))
@@ -71,6 +82,7 @@ public enum Screen {
     /// Rows the candidates of every mask take (a header per mask, k rows, a gap), title excluded.
     static func candidateRows(_ state: WorkbenchState) -> Int {
         let masks = max(1, state.analysis?.masks.count ?? 1)
-        return masks * (state.topK + 2) + (state.comparedModel == nil ? 0 : 1)
+        // Compare: the names and the measures' row under them, then per mask its header, k rows and its measures.
+        return masks * (state.topK + 2) + (state.comparedModel == nil ? 0 : 2)
     }
 }

@@ -56,6 +56,8 @@ public enum Action: Equatable, Sendable {
     /// Esc in the notes editor: leave the notes as they were.
     case notesCancelled
     case compareToggled
+    /// F7 / p: open the pseudo-log-likelihood strip and score the sentence; on a current strip, close it.
+    case likelihoodToggled
     case themeCycled
     case helpToggled
     case helpScrolled(Int)
@@ -70,11 +72,21 @@ public enum Action: Equatable, Sendable {
 
     /// A background run ended; dropped unless `id` is the newest request for `model`.
     case inferenceFinished(id: Int, model: Int, analysis: Analysis)
+    /// A model's pseudo-log-likelihood came back; dropped unless `id` is the strip's request for `model`.
+    case scoreFinished(id: Int, model: Int, score: ModelScore)
+    /// The measures between the compared models came back; dropped unless `result.id` is the latest asked for.
+    case comparisonFinished(ComparisonResult)
 }
 
 /// Work the reducer asks the runtime to do; results come back as actions.
 public enum Effect: Equatable, Sendable {
     case runInference(InferenceRequest)
+    /// Score a sentence by pseudo-log-likelihood with one model; comes back as `.scoreFinished`.
+    case scoreSentence(ScoreRequest)
+    /// Drop the scorings not started yet and stop the one running (the sentence changed, or the strip closed).
+    case cancelScoring
+    /// Measure the teacher's distributions against the student's; comes back as `.comparisonFinished`.
+    case compareDistributions(ComparisonRequest)
     /// Write the session; `path` nil means a new file under sessions/.
     case saveSession(Session, path: String?)
     /// Load a model off the UI thread; the result comes back as `.modelLoaded` or `.modelLoadFailed`.

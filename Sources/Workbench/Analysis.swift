@@ -85,9 +85,12 @@ public struct Analysis: Equatable, Sendable {
     /// Wall time of the run, in seconds.
     public var latency: Double
     public var error: String?
+    /// The masked-LM logits over the whole vocabulary at each mask ([mask][vocab], in mask order), kept when the
+    /// request asked for them (compare mode: the measures between the two models need whole distributions).
+    public var maskLogits: [[Float]]?
 
     public init(text: String, tokens: [TokenRow], words: [WordTrace] = [], masks: [MaskRow] = [],
-                attention: AttentionMaps? = nil, latency: Double = 0, error: String? = nil) {
+                attention: AttentionMaps? = nil, latency: Double = 0, error: String? = nil, maskLogits: [[Float]]? = nil) {
         self.text = text
         self.tokens = tokens
         self.words = words
@@ -95,6 +98,7 @@ public struct Analysis: Equatable, Sendable {
         self.attention = attention
         self.latency = latency
         self.error = error
+        self.maskLogits = maskLogits
     }
 }
 

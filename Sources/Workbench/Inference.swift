@@ -11,19 +11,23 @@ public struct InferenceRequest: Equatable, Sendable {
     public var model: Int
     public var text: String
     public var topK: Int
+    /// Keep the logits over the whole vocabulary at each mask (`Analysis.maskLogits`), for compare mode's measures.
+    public var maskLogits: Bool
 
-    public init(id: Int, model: Int, text: String, topK: Int) {
+    public init(id: Int, model: Int, text: String, topK: Int, maskLogits: Bool = false) {
         self.id = id
         self.model = model
         self.text = text
         self.topK = topK
+        self.maskLogits = maskLogits
     }
 }
 
 extension RobertaModel {
     /// Tokenizes `text` with merge traces and, when it holds a mask, runs fill-mask with attention capture.
-    /// A `cancellation` set during the run ends it early with `error` saying so.
-    public func analyse(_ text: String, topK: Int, cancellation: Cancellation? = nil) -> Analysis {
+    /// A `cancellation` set during the run ends it early with `error` saying so. With `maskLogits`, the logits
+    /// over the whole vocabulary at each mask are kept too (those the candidates were ranked from).
+    public func analyse(_ text: String, topK: Int, maskLogits: Bool = false, cancellation: Cancellation? = nil) -> Analysis {
         let start = DispatchTime.now()
         let encoding = tokenizer.encode(text, trace: true)
         // The text's tokens are the words' tokens in order; <s> and </s> belong to no word.
@@ -53,6 +57,9 @@ extension RobertaModel {
                                candidates: mask.candidates.map { CandidateRow(id: $0.token, text: $0.tokenStr, probability: $0.score) })
             }
             analysis.attention = result.attention
+            // fillMask keeps only the top-k of each mask; the measures need whole distributions. Without them the
+            // candidates still show, and the measures are absent.
+            if maskLogits { analysis.maskLogits = result.maskLogits }
         } catch InferenceError.noMaskToken {
             analysis.error = "no <mask> yet: type <mask> (or press Ctrl-O) where the model should fill in a word"
         } catch InferenceError.inputTooLong(let count, let maximum) {
@@ -70,22 +77,40 @@ extension RobertaModel {
 /// Runs inference on one background thread, coalescing: while a run is going, only the latest request per
 /// model waits; older waiting ones are dropped, as their answers would be stale anyway, and a running one
 /// for the same model is cancelled (it stops before its next layer and delivers nothing).
+///
+/// The same thread measures compare mode's distributions (`submitComparison`) and scores sentences for the
+/// pseudo-log-likelihood strip (`submitScore`), after the waiting inference runs, so the candidates of the
+/// last key come first and two cores are never shared by two forward passes.
 public final class InferenceScheduler: @unchecked Sendable {
     private var models: [RobertaModel]
     private let queue = DispatchQueue(label: "maskscope.inference", qos: .userInitiated)
     private let lock = NSLock()
     private var running = false
     private var pending: [Int: InferenceRequest] = [:]
-    /// The run going now: its model and how to stop it.
-    private var current: (model: Int, cancellation: Cancellation)?
+    /// The latest comparison asked for and not started.
+    private var pendingComparison: ComparisonRequest?
+    /// Scorings not started, oldest first, at most one per model.
+    private var pendingScores: [ScoreRequest] = []
+    /// The work going now: what it is, for which model, and how to stop it.
+    private var current: (kind: WorkKind, model: Int, cancellation: Cancellation)?
     /// The model of the last run started.
     private var lastModel = -1
+    /// The vocabularies of each compared pair, matched once (only the queue's thread touches it).
+    private var pairs: [[Int]: VocabularyPair] = [:]
     private let deliver: @Sendable (InferenceRequest, Analysis) -> Void
+    private let finished: @Sendable (Action) -> Void
 
-    /// - Parameter deliver: called on the background thread with each finished run.
-    public init(models: [RobertaModel], deliver: @escaping @Sendable (InferenceRequest, Analysis) -> Void) {
+    private enum WorkKind { case inference, score }
+
+    /// - Parameters:
+    ///   - deliver: called on the background thread with each finished run.
+    ///   - finished: called on the background thread with each finished comparison and scoring
+    ///     (`.comparisonFinished`, `.scoreFinished`).
+    public init(models: [RobertaModel], deliver: @escaping @Sendable (InferenceRequest, Analysis) -> Void,
+                finished: @escaping @Sendable (Action) -> Void = { _ in }) {
         self.models = models
         self.deliver = deliver
+        self.finished = finished
     }
 
     /// Adds a model loaded later (the model picker) and returns its index, the next after the loaded ones.
@@ -100,7 +125,36 @@ public final class InferenceScheduler: @unchecked Sendable {
     public func submit(_ request: InferenceRequest) {
         lock.lock()
         pending[request.model] = request
-        if let current, current.model == request.model { current.cancellation.cancel() }
+        if let current, current.kind == .inference, current.model == request.model { current.cancellation.cancel() }
+        startIfIdle()
+    }
+
+    /// Queues a comparison, replacing one not yet started (a comparison takes milliseconds: none is cancelled).
+    public func submitComparison(_ request: ComparisonRequest) {
+        lock.lock()
+        pendingComparison = request
+        startIfIdle()
+    }
+
+    /// Queues a scoring, replacing one not yet started for the same model and stopping one running for it.
+    public func submitScore(_ request: ScoreRequest) {
+        lock.lock()
+        pendingScores.removeAll { $0.model == request.model }
+        pendingScores.append(request)
+        if let current, current.kind == .score, current.model == request.model { current.cancellation.cancel() }
+        startIfIdle()
+    }
+
+    /// Drops the scorings not started and stops the running one; they deliver nothing.
+    public func cancelScores() {
+        lock.lock()
+        pendingScores.removeAll()
+        if let current, current.kind == .score { current.cancellation.cancel() }
+        lock.unlock()
+    }
+
+    /// Starts the drain unless it is going; called with the lock held, releases it.
+    private func startIfIdle() {
         let start = !running
         if start { running = true }
         lock.unlock()
@@ -120,29 +174,71 @@ public final class InferenceScheduler: @unchecked Sendable {
         waiting.filter { $0 > last }.min() ?? waiting.min()
     }
 
+    private enum Work {
+        case inference(InferenceRequest, RobertaModel)
+        case comparison(ComparisonRequest, teacher: RobertaModel, student: RobertaModel)
+        case score(ScoreRequest, RobertaModel)
+    }
+
+    /// The next work, in order: inference (the models in turn), then a comparison, then scorings. Nil when
+    /// nothing waits (then `running` is cleared). Called with the lock held.
+    private func next() -> Work? {
+        while true {
+            if let key = Self.nextModel(waiting: Array(pending.keys), after: lastModel), let request = pending.removeValue(forKey: key) {
+                guard models.indices.contains(request.model) else { continue }
+                lastModel = request.model
+                return .inference(request, models[request.model])
+            }
+            if let request = pendingComparison {
+                pendingComparison = nil
+                guard models.indices.contains(request.teacher), models.indices.contains(request.student) else { continue }
+                return .comparison(request, teacher: models[request.teacher], student: models[request.student])
+            }
+            if !pendingScores.isEmpty {
+                let request = pendingScores.removeFirst()
+                guard models.indices.contains(request.model) else { continue }
+                return .score(request, models[request.model])
+            }
+            running = false
+            return nil
+        }
+    }
+
     private func drain() {
         while true {
             lock.lock()
-            guard let key = Self.nextModel(waiting: Array(pending.keys), after: lastModel),
-                  let request = pending.removeValue(forKey: key) else {
-                running = false
+            guard let work = next() else {
                 lock.unlock()
                 return
             }
-            guard models.indices.contains(request.model) else {
-                lock.unlock()
-                continue
-            }
-            let model = models[request.model]
-            lastModel = request.model
             let cancellation = Cancellation()
-            current = (request.model, cancellation)
+            switch work {
+            case .inference(let request, _): current = (.inference, request.model, cancellation)
+            case .score(let request, _): current = (.score, request.model, cancellation)
+            case .comparison: current = nil
+            }
             lock.unlock()
-            let analysis = model.analyse(request.text, topK: request.topK, cancellation: cancellation)
-            lock.lock()
-            current = nil
-            lock.unlock()
-            if !cancellation.isCancelled { deliver(request, analysis) }
+            switch work {
+            case .inference(let request, let model):
+                let analysis = model.analyse(request.text, topK: request.topK, maskLogits: request.maskLogits, cancellation: cancellation)
+                finish()
+                if !cancellation.isCancelled { deliver(request, analysis) }
+            case .comparison(let request, let teacher, let student):
+                let key = [request.teacher, request.student]
+                let pair = pairs[key] ?? VocabularyPair(teacher: teacher, student: student)
+                pairs[key] = pair
+                finished(.comparisonFinished(ComparisonResult(request, pair: pair)))
+            case .score(let request, let model):
+                let score = model.scoreSentence(request.text, cancellation: cancellation)
+                finish()
+                if let score, !cancellation.isCancelled { finished(.scoreFinished(id: request.id, model: request.model, score: score)) }
+            }
         }
+    }
+
+    private func finish() {
+        lock.lock()
+        current = nil
+        lock.unlock()
     }
 }

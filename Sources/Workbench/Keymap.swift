@@ -17,6 +17,7 @@ public enum Keymap {
         KeyBinding(scope: "Anywhere", keys: "F4 (t)", does: "next colour theme"),
         KeyBinding(scope: "Anywhere", keys: "F5 (M)", does: "pick a model: loaded, cached, to pull"),
         KeyBinding(scope: "Anywhere", keys: "F6 (n)", does: "write a note (saved with the session)"),
+        KeyBinding(scope: "Anywhere", keys: "F7 (p)", does: "pseudo-log-likelihood strip: score, hide"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-S (s)", does: "save the session (sessions/NAME.json)"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-O", does: "insert <mask> at the cursor"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-C (q)", does: "quit (your work is autosaved)"),
@@ -72,6 +73,7 @@ public enum Keymap {
         case .function(4): return .themeCycled
         case .function(5): return .pickerToggled
         case .function(6): return .notesOpened
+        case .function(7): return .likelihoodToggled
         case .ctrl("s"): return .sessionSaveRequested
         case .ctrl("o"): return .maskInserted
         case .ctrl("c"): return .quitRequested
@@ -86,6 +88,7 @@ public enum Keymap {
         case .char("M"): return .pickerToggled
         case .char("n"): return .notesOpened
         case .char("c"): return .compareToggled
+        case .char("p"): return .likelihoodToggled
         case .char("t"): return .themeCycled
         case .char("s"): return .sessionSaveRequested
         case .char("e"), .char("i"), .escape: return .focusSet(.editor)

@@ -3,7 +3,10 @@
 /// Pure: no terminal, no clock, no model. Inference comes back later as `.inferenceFinished`, and a result
 /// whose id is not the newest request for its model is dropped, so an older text is never shown as current.
 public func reduce(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
-    guard let swap = state.restoreSwap, action != .restoreToggled else { return apply(&state, action) }
+    guard let swap = state.restoreSwap, action != .restoreToggled else {
+        let effects = apply(&state, action)
+        return effects + followUps(&state)
+    }
     // Once the work on screen changes, Ctrl-Z no longer swaps it (that would throw the change away).
     let before = (state.text, state.history, state.notes)
     let effects = apply(&state, action)
@@ -11,7 +14,18 @@ public func reduce(_ state: inout WorkbenchState, _ action: Action) -> [Effect] 
         state.restoreSwap = nil
         if let notice = state.notice?.text, notice.contains(swap.restoredNotice) || notice == swap.freshNotice { state.notice = nil }
     }
-    return effects
+    return effects + followUps(&state)
+}
+
+/// Work that follows from the state whatever the action was: a scoring for a sentence no longer in the editor
+/// is cancelled, and the compared models' current results are measured once both are there.
+func followUps(_ state: inout WorkbenchState) -> [Effect] {
+    var effects: [Effect] = []
+    if let strip = state.likelihood, strip.isPending, strip.source != state.text {
+        state.likelihood?.cancelled = true
+        effects.append(.cancelScoring)
+    }
+    return effects + comparisonEffects(&state)
 }
 
 func apply(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
@@ -239,6 +253,8 @@ func apply(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
         state.compare.toggle()
         state.notice = Notice(state.compare ? "comparing \(state.models[state.activeModel].name) with \(state.models[state.comparedModel ?? 0].name)" : "compare off")
         return state.compare ? requests(&state, onlyMissing: true) : []
+    case .likelihoodToggled:
+        return likelihoodToggled(&state)
     case .themeCycled:
         guard !state.themes.isEmpty else { return [] }
         let index = state.themes.firstIndex(of: state.theme) ?? -1
@@ -290,6 +306,14 @@ func apply(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
         state.shownRequest[model] = id
         if model == state.activeModel { clampSelections(&state) }
         return []
+    case .scoreFinished(let id, let model, let score):
+        guard let strip = state.likelihood, let i = strip.requests.firstIndex(of: id), strip.models[i] == model else { return [] }
+        state.likelihood?.scores[i] = score
+        return []
+    case .comparisonFinished(let result):
+        guard result.id == state.latestComparison else { return [] }
+        state.comparison = result
+        return []
     }
 }
 
@@ -321,16 +345,18 @@ func textChanged(_ state: inout WorkbenchState) -> [Effect] {
 func requests(_ state: inout WorkbenchState, onlyMissing: Bool = false) -> [Effect] {
     var models = [state.activeModel]
     if let other = state.comparedModel { models.append(other) }
+    let compare = state.comparedModel != nil
     var effects: [Effect] = []
     for model in models where state.models.indices.contains(model) {
+        // In compare mode a result also needs the logits at its masks, for the measures between the two models.
         if onlyMissing, let shown = state.results[model], shown.text == state.text, !state.isUpdating(model),
-           shown.masks.allSatisfy({ $0.candidates.count == state.topK }) || shown.error != nil {
+           (shown.masks.allSatisfy({ $0.candidates.count == state.topK }) && (!compare || shown.maskLogits != nil)) || shown.error != nil {
             continue
         }
         let id = state.nextRequestID
         state.nextRequestID += 1
         state.latestRequest[model] = id
-        effects.append(.runInference(InferenceRequest(id: id, model: model, text: state.text, topK: state.topK)))
+        effects.append(.runInference(InferenceRequest(id: id, model: model, text: state.text, topK: state.topK, maskLogits: compare)))
     }
     return effects
 }

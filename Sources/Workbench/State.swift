@@ -111,6 +111,14 @@ public struct WorkbenchState: Equatable, Sendable {
     public var shownRequest: [Int: Int] = [:]
     public var nextRequestID = 1
 
+    /// The latest measures between the compared models (`measures` says whether they are for the results on screen).
+    public var comparison: ComparisonResult?
+    /// The results the last comparison was asked for, and its id (a result with another id is stale).
+    var comparisonKey: ComparisonKey?
+    public var latestComparison: Int?
+    /// The pseudo-log-likelihood strip (F7); nil while it is closed.
+    public var likelihood: LikelihoodStrip?
+
     public init(models: [ModelInfo], text: String = "", themes: [String] = ["dark"], theme: String = "dark") {
         self.models = models
         self.editor = LineEditor(text)

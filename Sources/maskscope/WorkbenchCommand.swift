@@ -158,9 +158,10 @@ struct WorkbenchCommand: ParsableCommand {
         do { terminal = try CursesTerminal(colors: !noColor) } catch { fail(String(describing: error)) }
         defer { terminal.close() }
         let mailbox = Mailbox()
-        let scheduler = InferenceScheduler(models: models.map(\.model)) { request, analysis in
-            mailbox.post(.inferenceFinished(id: request.id, model: request.model, analysis: analysis))
-        }
+        let scheduler = InferenceScheduler(
+            models: models.map(\.model),
+            deliver: { request, analysis in mailbox.post(.inferenceFinished(id: request.id, model: request.model, analysis: analysis)) },
+            finished: { mailbox.post($0) })
         let app = WorkbenchApp(
             state: state, backend: terminal, themes: themes,
             runInference: { scheduler.submit($0) },
@@ -182,7 +183,7 @@ struct WorkbenchCommand: ParsableCommand {
                     }
                 }
             },
-            autosaver: autosaver, mailbox: mailbox)
+            autosaver: autosaver, mailbox: mailbox, background: WorkbenchApp.BackgroundWork(scheduler))
         app.run()
         // Ended by SIGTERM, SIGHUP or SIGINT: the work is saved; give the terminal back, then die of the
         // signal, so whoever sent it sees that it worked (exit status 128 + N).

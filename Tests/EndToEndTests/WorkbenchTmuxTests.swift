@@ -30,7 +30,8 @@ final class WorkbenchTmuxTests: TmuxTestCase {
     }
 
     /// No --model and an empty cache: the pocket pair (fixture copies here) opens, teacher active, under the
-    /// two-row banner; F3 compares the teacher with the student at once.
+    /// two-row banner; F3 compares the teacher with the student at once, with the measures between them, and F7
+    /// scores the sentence under both.
     func testWithoutModelThePocketPairOpensUnderTheBanner() throws {
         try requireTmux()
         let fm = FileManager.default
@@ -51,6 +52,14 @@ final class WorkbenchTmuxTests: TmuxTestCase {
 
         try tmux(["send-keys", "-t", session, "F3"])
         _ = try waitFor("the student beside the teacher") { $0.contains("vs pocket-student") }
+        // The measures between the two whole distributions, under the mask's lists (issue #10).
+        _ = try waitFor("the measures under the mask") { $0.contains("pocket-student (student)") && $0.contains("top-5 overlap") }
+        // F7: the pseudo-log-likelihood strip, both models scored on the real scheduler's thread.
+        try tmux(["send-keys", "-t", session, "F7"])
+        let scored = try waitFor("the pseudo-log-likelihood strip") {
+            $0.contains("pseudo-perplexity pocket-teacher") && !$0.contains("scoring…") && !$0.contains("–")
+        }
+        XCTAssertTrue(scored.contains("<mask> ← pocket-teacher's top-1: Paris is the"), scored)
         try tmux(["send-keys", "-t", session, "C-c"])
         let after = try waitFor("the program to exit") { $0.contains("MASKSCOPE-EXIT=") }
         XCTAssertTrue(after.contains("MASKSCOPE-EXIT=0"), after)

@@ -62,6 +62,8 @@ final class BatchTests: XCTestCase {
             for (text, got) in zip(texts, together) {
                 let alone = try model.fillMask(text, options: FillMaskOptions(topK: 7))
                 XCTAssertEqual(got.masks, alone.masks, text)
+                XCTAssertEqual(got.maskLogits, alone.maskLogits, text)
+                XCTAssertEqual(got.maskLogits, try model.logits(alone.encoder, at: alone.masks.map(\.position)), text)
                 XCTAssertEqual(got.ids, alone.ids)
             }
         }

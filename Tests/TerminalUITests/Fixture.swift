@@ -19,7 +19,7 @@ enum Fixture {
     static let words = [" capital", " city", " heart", " center", " pride", " home", " soul", " jewel"]
 
     /// Tokens and merges as the tokenizer makes them; candidates and attention from simple formulas.
-    static func analysis(_ text: String, layers: Int = 2, heads: Int = 4, seed: Int = 0, topK: Int = 5) throws -> Analysis {
+    static func analysis(_ text: String, layers: Int = 2, heads: Int = 4, seed: Int = 0, topK: Int = 5, maskLogits: Bool = false) throws -> Analysis {
         let tokenizer = try model.get().tokenizer
         let encoding = tokenizer.encode(text, trace: true)
         var wordOf = [Int?](repeating: nil, count: encoding.count)
@@ -61,8 +61,55 @@ enum Fixture {
                 }
             }
         }
+        // Logits over the tiny vocabulary: the listed candidates stand out, in their order, from a flat rest.
+        let logits = masks.map { mask -> [Float] in
+            var row = [Float](repeating: 0, count: tokenizer.vocabSize)
+            for c in mask.candidates { row[c.id] = 6 + Float(log(Double(c.probability))) }
+            return row
+        }
         return Analysis(text: text, tokens: tokens, words: encoding.words, masks: masks,
-                        attention: AttentionMaps(layers: layers, heads: heads, tokens: n, values: values), latency: 0.0042)
+                        attention: AttentionMaps(layers: layers, heads: heads, tokens: n, values: values), latency: 0.0042,
+                        maskLogits: maskLogits ? logits : nil)
+    }
+
+    /// A made-up pseudo-log-likelihood of `text` under model `model`: real tokens, fixed numbers; the second
+    /// model gives the fourth token much less and the second a little more, so the strip has differences to show.
+    static func score(_ text: String, model: Int) throws -> ModelScore {
+        let tokenizer = try self.model.get().tokenizer
+        let ids = Array(tokenizer.encode(text).ids.dropFirst().dropLast())
+        var logProbs = ids.indices.map { -(1.0 + Double(($0 * 5 + 2) % 7) * 0.6) }
+        if model > 0 {
+            if logProbs.count > 3 { logProbs[3] -= 2.1 }
+            if logProbs.count > 1 { logProbs[1] += 0.9 }
+        }
+        let pll = logProbs.reduce(0, +)
+        return ModelScore(byteLevel: ids.map { tokenizer.token(of: $0) ?? "" }, tokens: ids.map { visibleWhitespace(tokenizer.decode([$0])) },
+                          logProbs: logProbs, pll: pll, pseudoPerplexity: exp(-pll / Double(max(1, logProbs.count))))
+    }
+
+    /// Does the work `effects` ask for as the program would, at once, until nothing is left: inference from
+    /// `analysis`, comparisons over the tiny vocabulary (the same for both models), scorings from `score`.
+    static func settle(_ effects: [Effect], _ state: inout WorkbenchState) throws {
+        var queue = effects
+        while !queue.isEmpty {
+            let effect = queue.removeFirst()
+            switch effect {
+            case .runInference(let request):
+                let info = state.models[request.model]
+                queue += reduce(&state, .inferenceFinished(id: request.id, model: request.model, analysis: try analysis(
+                    request.text, layers: info.layers, heads: info.heads, seed: request.model, topK: request.topK, maskLogits: request.maskLogits)))
+            case .compareDistributions(let request):
+                queue += reduce(&state, .comparisonFinished(ComparisonResult(request, pair: try pair.get())))
+            case .scoreSentence(let request):
+                queue += reduce(&state, .scoreFinished(id: request.id, model: request.model, score: try score(request.text, model: request.model)))
+            default: break
+            }
+        }
+    }
+
+    static let pair = Result { () -> VocabularyPair in
+        let tiny = try model.get()
+        return VocabularyPair(teacher: tiny, student: tiny)
     }
 
     /// A state with `text` analysed and shown for the first model.
@@ -70,12 +117,7 @@ enum Fixture {
                       topK: Int = 5) throws -> WorkbenchState {
         var state = WorkbenchState(models: models, text: text, themes: ["mono"], theme: "mono")
         state.topK = topK
-        for effect in reduce(&state, .opened) {
-            guard case .runInference(let request) = effect else { continue }
-            let info = models[request.model]
-            _ = reduce(&state, .inferenceFinished(id: request.id, model: request.model,
-                                                  analysis: try analysis(text, layers: info.layers, heads: info.heads, seed: request.model, topK: request.topK)))
-        }
+        try settle(reduce(&state, .opened), &state)
         state.focus = focus
         return state
     }

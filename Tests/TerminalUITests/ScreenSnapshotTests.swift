@@ -46,11 +46,9 @@ final class ScreenSnapshotTests: XCTestCase {
         var state = try Fixture.state(models: [Fixture.tiny, Fixture.untied], focus: .candidates)
         state.compare = true
         _ = reduce(&state, .compareToggled)  // off
-        for effect in reduce(&state, .compareToggled) {  // on again: the compared model runs
-            guard case .runInference(let request) = effect else { continue }
-            _ = reduce(&state, .inferenceFinished(id: request.id, model: request.model,
-                                                  analysis: try Fixture.analysis(state.text, layers: 3, heads: 4, seed: request.model)))
-        }
+        // On again: both models run (the first again, for its logits), then the measures between them.
+        try Fixture.settle(reduce(&state, .compareToggled), &state)
+        XCTAssertNotNil(state.measures)
         assertSnapshot(screen(state), named: "screen-80x24-compare")
     }
 

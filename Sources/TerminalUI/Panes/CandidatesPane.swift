@@ -1,7 +1,8 @@
 import Workbench
 
 /// Per mask, the top-k candidates: rank, token (whitespace visible), id, probability and a bar. In compare
-/// mode, the compared model's list stands beside it with rank changes and probability deltas.
+/// mode, the compared model's list stands beside it with rank changes and probability deltas, and under each
+/// mask's lists how far apart the two whole distributions are (KL, JS, top-1, top-k overlap, ρ).
 public enum CandidatesPane {
     public static func render(_ state: WorkbenchState, theme: Theme, in rect: Rect, into buffer: inout CellBuffer,
                               tabbed: Bool = false) {
@@ -77,13 +78,22 @@ public enum CandidatesPane {
         for y in body.y..<body.maxY { buffer.put("│", x: left.maxX, y: y, style: theme.dimmed) }
         let otherAnalysis = state.results[other]
         let otherCurrent = otherAnalysis.map { $0.text == analysis.text } ?? false
-        buffer.put(truncated(state.models[state.activeModel].name, left.width), x: left.x, y: left.y, style: theme.accented)
-        let otherTitle = state.models[other].name + (state.isUpdating(other) || !otherCurrent ? " (updating…)" : "")
-        buffer.put(truncated(otherTitle, right.width), x: right.x, y: right.y, style: theme.accented)
-        let blockHeight = state.topK + 1
-        let fitting = max(1, (body.height - 1) / blockHeight)
+        // The active (left) model is the teacher of the measures: KL(teacher ‖ student).
+        let leftTitle = state.models[state.activeModel].name
+        let leftUsed = buffer.put(truncated(leftTitle, left.width), x: left.x, y: left.y, style: theme.accented)
+        buffer.put(" (teacher)", x: left.x + leftUsed, y: left.y, style: theme.dimmed, maxWidth: left.width - leftUsed)
+        let rightUsed = buffer.put(truncated(state.models[other].name, right.width), x: right.x, y: right.y, style: theme.accented)
+        buffer.put(state.isUpdating(other) || !otherCurrent ? " (updating…)" : " (student)", x: right.x + rightUsed, y: right.y,
+                   style: theme.dimmed, maxWidth: right.width - rightUsed)
+        let measures = state.measures
+        let info = measuresInfo(state, measures: measures, width: body.width - 1)
+        let infoRow = Rect(x: body.x, y: body.y + 1, width: body.width, height: 1)
+        buffer.fill(infoRow, with: Cell(" ", theme.plain))
+        buffer.put(info, x: body.x + 1, y: infoRow.y, style: theme.dimmed, maxWidth: body.width - 1)
+        let blockHeight = state.topK + 2
+        let fitting = max(1, (body.height - 2) / blockHeight)
         let first = analysis.masks.count <= fitting ? 0 : min(state.selectedMask, analysis.masks.count - fitting)
-        var y = body.y + 1
+        var y = body.y + 2
         for m in first..<analysis.masks.count where y < body.maxY {
             let mask = analysis.masks[m]
             let selectedMask = m == state.selectedMask
@@ -116,7 +126,67 @@ public enum CandidatesPane {
                 }
                 y += 1
             }
+            // The mask's measures, across both columns, under its lists.
+            guard y < body.maxY else { break }
+            let row = Rect(x: body.x, y: y, width: body.width, height: 1)
+            buffer.fill(row, with: Cell(" ", theme.plain))
+            if let measures, measures.masks.indices.contains(m) {
+                var x = body.x + 1
+                for (text, role) in measuresLine(measures.masks[m], width: body.width - 1) where x < body.maxX {
+                    let style: Style
+                    switch role {
+                    case .label: style = theme.dimmed
+                    case .value: style = selectedMask ? theme.accented : theme.plain
+                    case .disagreement: style = theme.downStyle
+                    }
+                    x += buffer.put(text, x: x, y: y, style: style, maxWidth: body.maxX - x)
+                }
+            } else if measures != nil {
+                let text = "no mask \(m + 1) in the student's tokenization (masks are matched in order)"
+                buffer.put(columnWidth(text) <= body.width - 1 ? text : "no mask \(m + 1) in the student's text", x: body.x + 1, y: y,
+                           style: theme.dimmed, maxWidth: body.width - 1)
+            }
+            y += 1
         }
+    }
+
+    /// What the measures row under the names says: what they are taken over, or why they are not there (yet).
+    static func measuresInfo(_ state: WorkbenchState, measures: ComparisonResult?, width: Int) -> String {
+        guard let measures else {
+            if state.isMeasuring { return "measuring the distributions…" }
+            guard let other = state.comparedModel, let theirs = state.results[other], theirs.text == state.text,
+                  !state.isUpdating(other), !state.isUpdating(state.activeModel) else { return "waiting for both models…" }
+            if theirs.masks.isEmpty { return "no measures: " + (theirs.error ?? "the student found no mask") }
+            return "no measures for this text"
+        }
+        let count = grouped(measures.compared)
+        var info = measures.sharedVocabulary
+            ? "KL(teacher ‖ student), JS: over the whole vocabulary (\(count) ids)"
+            : "vocabularies differ: compared over \(count) shared token strings"
+        if columnWidth(info) > width {
+            info = measures.sharedVocabulary ? "KL(T‖S), JS over the whole vocabulary (\(count) ids)" : "vocabularies differ: over \(count) shared token strings"
+        }
+        let matched = " · masks matched in order"
+        if measures.teacherMasks != measures.studentMasks, columnWidth(info + matched) <= width { info += matched }
+        return info
+    }
+
+    /// The parts of one mask's measures row, in as many words as `width` allows.
+    enum MeasureRole { case label, value, disagreement }
+
+    static func measuresLine(_ m: MaskMeasures, width: Int) -> [(String, MeasureRole)] {
+        let rho = m.spearman.map { String(format: "%.2f", $0) } ?? "n/a"
+        let full: [(String, MeasureRole)] = [
+            ("KL ", .label), (String(format: "%.4f", m.kl), .value), (" · JS ", .label), (String(format: "%.4f", m.js), .value),
+            (" · top-1 ", .label), (m.top1Agree ? "same" : "differs", m.top1Agree ? .value : .disagreement),
+            (" · top-\(m.k) overlap ", .label), ("\(m.shared)/\(m.k)", .value), (" · ρ ", .label), (rho, .value),
+        ]
+        if full.reduce(0, { $0 + columnWidth($1.0) }) <= width { return full }
+        return [
+            ("KL ", .label), (String(format: "%.3f", m.kl), .value), (" JS ", .label), (String(format: "%.3f", m.js), .value),
+            (" top-1 ", .label), (m.top1Agree ? "✓" : "✗", m.top1Agree ? .value : .disagreement),
+            (" top-\(m.k) ", .label), ("\(m.shared)/\(m.k)", .value), (" ρ ", .label), (rho, .value),
+        ]
     }
 
     /// The rank change of `candidate` (at `rank` in the compared list) relative to `reference`, and its

@@ -82,3 +82,14 @@ func formatProbability(_ p: Float) -> String {
     if v >= 0.0001 || v == 0 { return String(format: "%.4f", v) }
     return String(format: "%.0e", v)
 }
+
+/// A count with thousands separated by commas ("50,265").
+func grouped(_ n: Int) -> String {
+    let digits = String(abs(n))
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0, (digits.count - i) % 3 == 0 { out += "," }
+        out.append(c)
+    }
+    return (n < 0 ? "-" : "") + out
+}
