@@ -31,7 +31,8 @@ torch: AutoModelForMaskedLM.from_pretrained(dir, dtype=float32).eval() (default 
 torch.inference_mode(), torch.set_num_threads(--threads).  ONNX Runtime: the same float32 module exported
 with torch.onnx.export (TorchScript exporter, dynamo=False, opset 17, dynamic batch / sequence / mask-row
 axes; traced on a padded two-sentence batch so that the attention-mask path is in the graph) into a
-temporary directory that is deleted at the end (never in the repository), CPUExecutionProvider,
+temporary directory that is deleted at the end (never in the repository; the export and session code is
+Scripts/onnx_export.py, shared with eval_reference.py --time), CPUExecutionProvider,
 intra_op_num_threads = --threads, inter_op 1, ORT_ENABLE_ALL graph optimisations, sequential execution.
 Before timing, both engines' logits at the masks are compared (max |diff| printed; must be < 1e-3) and
 their top-5 ids must agree.  The machine's load average is printed: on a busy machine the numbers mean
@@ -51,7 +52,6 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,9 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 transformers.utils.logging.disable_progress_bar()
 transformers.utils.logging.set_verbosity_error()
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from onnx_export import MaskedLMHead, export_masked_lm, ort_session  # noqa: E402  (Scripts/onnx_export.py)
 
 REPO = Path(__file__).resolve().parent.parent
 TOPK = 5
@@ -120,36 +123,6 @@ def resolve_model(arg):
         if (base / arg).is_dir():
             return base / arg
     raise SystemExit(f"error: no model directory {arg!r}")
-
-
-class MaskedLMHead(torch.nn.Module):
-    """encoder on the whole batch, LM head only on the gathered mask rows (flat indices into batch*seq)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-        self.base = getattr(model, model.base_model_prefix)
-
-    def forward(self, input_ids, attention_mask, mask_rows):
-        hidden = self.base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, mask_rows)
-        return self.model.lm_head(rows)
-
-
-class AllPositions(torch.nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids, attention_mask):
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-
-
-def export(module, args, names, dynamic, path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17, input_names=names,
-                          output_names=["logits"], dynamic_axes=dynamic, do_constant_folding=True)
 
 
 def top5_numpy(logits):
@@ -223,27 +196,11 @@ def main():
         trace = tok([sentences[order[0]], sentences[order[-1]]], padding=True, return_tensors="pt")
         trace_rows = (trace["input_ids"].reshape(-1) == mask_id).nonzero().reshape(-1)
         sessions = {}
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = args.threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         for head in heads:
             path = Path(tmp) / f"{head}.onnx"
             t0 = time.perf_counter()
-            with torch.no_grad():
-                if head == "masked":
-                    export(MaskedLMHead(model).eval(), (trace["input_ids"], trace["attention_mask"], trace_rows),
-                           ["input_ids", "attention_mask", "mask_rows"],
-                           {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                            "mask_rows": {0: "masks"}, "logits": {0: "masks"}}, path)
-                else:
-                    export(AllPositions(model).eval(), (trace["input_ids"], trace["attention_mask"]),
-                           ["input_ids", "attention_mask"],
-                           {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                            "logits": {0: "batch", 1: "sequence"}}, path)
-            onnx.checker.check_model(str(path))
-            sessions[head] = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            export_masked_lm(model, head, trace["input_ids"], trace["attention_mask"], trace_rows, path)
+            sessions[head] = ort_session(path, args.threads)
             print(f"onnx export ({head}): {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s (temporary)")
 
         masked_module = MaskedLMHead(model).eval()

@@ -5,7 +5,8 @@ transformers user would run it, or test this checker on a details file made by t
 Run from the repository root with the pinned reference stack (Scripts/requirements-reference.txt):
 
     /root/msvenv/bin/python Scripts/eval_reference.py --details FILE [--model DIR_OR_NAME [--model ...]]
-        [--batch-size 32] [--threads 2] [--time] [--no-check] [--tolerance 1e-4] [--tie-tolerance 0]
+        [--batch-size 32] [--threads 2] [--time [--engine torch|onnxruntime|both] [--head all|masked]] [--no-check]
+        [--tolerance 1e-4] [--tie-tolerance 0]
     /root/msvenv/bin/python Scripts/eval_reference.py --self-test --model tiny
     /root/msvenv/bin/python Scripts/eval_reference.py --self-test --model pocket-teacher --model pocket-student [--time]
         [--write-generated /tmp/details.jsonl]
@@ -51,10 +52,36 @@ below T, default 0 = strict).  Exit 0 when everything agrees, 1 otherwise, 2 on 
 user would write it: tokenizer(texts) for all records, then inputs in file order, --batch-size at a time
 (default 32), padded, model(**batch).logits (LM head at every position; --head masked gathers the masked
 rows before the LM head instead), log_softmax / ranks / top-5 / agreement in torch; torch threads = --threads
-(default 2).  Model loading and file parsing are not timed; one warm-up batch is run first.  Prints the
-total seconds and records/s ("sequences/s": one details line = one document window), documents/s
-("sentences/s": distinct `document` values, = sentences for a one-sentence-per-line corpus) and
-forward inputs/s.
+(default 2).  Model loading and file parsing are not timed; one warm-up pass (the first 4 records) is run
+first.
+
+--engine (with --time; default both) picks what computes the logits:
+  torch:       transformers itself, as above.
+  onnxruntime: ONNX Runtime running the same float32 models exported with torch.onnx.export (the code
+               shared with Scripts/bench_batch.py, in Scripts/onnx_export.py: TorchScript exporter, opset
+               17, dynamic batch and sequence axes, traced on a right-padded two-input batch so that the
+               attention-mask path is in the graph).  --head masked exports the encoder + a gather of the
+               masked rows (input `mask_rows`, flat indices into batch * sequence, dynamic too) + the LM
+               head, as bench_batch.py does; --head all exports model(...).logits at every position and the
+               masked rows are picked out afterwards.  The .onnx files go to a temporary directory that is
+               deleted at the end (never into the repository); export and session creation are not timed.
+               CPUExecutionProvider, intra-op threads = --threads, inter-op 1, sequential, ORT_ENABLE_ALL.
+               Everything else is the same code as for torch: the same tokenizer call, the same padded
+               batches (same order, same padding, same attention mask), the metrics in torch from ORT's
+               float32 logits.
+  both:        torch first, then onnxruntime, each with its own warm-up.
+Prints the versions (transformers, torch and, when used, onnxruntime and onnx) and one table with a row
+per engine: total seconds, records/s ("sequences/s": one details line = one document window), documents/s
+("sentences/s": distinct `document` values, = sentences for a one-sentence-per-line corpus), forward
+inputs/s, the tokenizer's share and, with both, the speed relative to torch; then the load average
+before and after (on a busy machine the rates are noisy: compare engines from the same run, and note that
+with 2 threads on 2 loaded cores 1 thread can be faster).  When onnxruntime runs, its log-probability of
+the original token at every masked position (per model) is checked against torch's on the same batches
+(from torch's timed run, or with --engine onnxruntime from an extra untimed torch run): the largest
+difference is printed and must be within 1e-4, otherwise the exit status is 1.  Printed for information:
+the largest difference over the whole log-prob rows of the warm-up records, how many ranks / top-5 lists
+differ, and with two models the largest kl / js difference.  (pocket-teacher + pocket-student: ~7e-6 on
+the log-probs, ~1.6e-5 over whole rows, no rank or top-5 difference.)
 
 --self-test: builds a details file with transformers itself (unbatched, plain-Python metrics, positions
 drawn with random.Random(seed) under the rules above, every mode, one document split into two windows;
@@ -90,6 +117,9 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 transformers.utils.logging.disable_progress_bar()
 transformers.utils.logging.set_verbosity_error()
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from onnx_export import export_masked_lm, ort_session  # noqa: E402  (Scripts/onnx_export.py; onnx/onnxruntime imported lazily)
 
 REPO = Path(__file__).resolve().parent.parent
 TOPK = 5
@@ -134,6 +164,45 @@ class Model:
             return self.model(input_ids=input_ids, attention_mask=attention_mask).logits[bidx, pos]
         hidden = self.base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.model.lm_head(hidden[bidx, pos])
+
+
+class OrtModel:
+    """the same float32 model exported to ONNX (Scripts/onnx_export.py) and run by ONNX Runtime, with
+    Model.logits_at's interface (torch tensors in, float32 torch logits [rows, vocab] out)."""
+
+    def __init__(self, model, head, path, threads, trace):
+        self.head = head
+        t0 = time.perf_counter()
+        export_masked_lm(model.model, head, *trace, path)
+        self.session = ort_session(path, threads)
+        self.seconds = time.perf_counter() - t0
+        self.megabytes = Path(path).stat().st_size / 1e6
+
+    def logits_at(self, input_ids, attention_mask, bidx, pos, head):
+        if head != self.head:
+            raise ValueError(f"this ONNX model was exported with --head {self.head}, not {head}")
+        feed = {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()}
+        if head == "masked":
+            feed["mask_rows"] = (bidx * input_ids.shape[1] + pos).numpy()  # flat indices into batch * sequence
+            return torch.from_numpy(self.session.run(None, feed)[0])
+        return torch.from_numpy(self.session.run(None, feed)[0])[bidx, pos]
+
+
+def onnx_trace_inputs(jobs, bos_id, eos_id, mask_id, pad_id):
+    """a right-padded two-input batch to trace the export on: the longest job input (or a 5-token stand-in) and
+    <s> <mask> </s>, so that the attention mask has zeros (the padded path is what gets traced)."""
+    longest = max(jobs, key=lambda j: len(j[3]))
+    x, positions = longest[3], longest[2]
+    if len(x) <= 3:
+        x, positions = [bos_id, mask_id, mask_id, mask_id, eos_id], [1, 2, 3]
+    short = [bos_id, mask_id, eos_id]
+    width = len(x)
+    input_ids = torch.full((2, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((2, width), dtype=torch.long)
+    input_ids[0], attention[0] = torch.tensor(x), 1
+    input_ids[1, :3], attention[1, :3] = torch.tensor(short), 1
+    rows = torch.tensor(list(positions) + [width + 1], dtype=torch.long)
+    return input_ids, attention, rows
 
 
 def load_models(args_models):
@@ -258,8 +327,11 @@ def empty_result(rec, n_models):
     return res
 
 
-def evaluate(records, ids_list, models, batch_size, order, head, keep=(), pad_id=None):
-    """Runs every job; returns (results per record, {job index: [log-prob rows per model]} for `keep`, n_jobs)."""
+def evaluate(records, ids_list, models, batch_size, order, head, keep=(), pad_id=None, runners=None):
+    """Runs every job; returns (results per record, {job index: [log-prob rows per model]} for `keep`, jobs).
+    runners: what computes the logits, one per model (default the torch models themselves; OrtModel for
+    ONNX Runtime), each with logits_at(input_ids, attention_mask, bidx, pos, head)."""
+    runners = models if runners is None else runners
     mask_id = models[0].tok.mask_token_id
     pad_id = models[0].tok.pad_token_id if pad_id is None else pad_id
     jobs = build_jobs(records, ids_list, mask_id)
@@ -287,7 +359,7 @@ def evaluate(records, ids_list, models, batch_size, order, head, keep=(), pad_id
                     where.append((i, ri, s))
             bidx_t, pos_t, orig_t = torch.tensor(bidx), torch.tensor(pos), torch.tensor(orig)
             lps, per = [], []
-            for m in models:
+            for m in runners:
                 logits = m.logits_at(input_ids, attention, bidx_t, pos_t, head)
                 lp = torch.log_softmax(logits.double(), dim=-1)
                 lps.append(lp)
@@ -621,29 +693,125 @@ def run_check(records, models, args, quiet=False, memo=None):
 # --------------------------------------------------------------------------------------------------
 
 
+ORT_TOLERANCE = 1e-4
+
+
 def run_time(records, models, args):
+    """Times the evaluation per engine (--engine torch / onnxruntime / both); returns False when ONNX Runtime's
+    log-probs at the masked positions differ from torch's by more than ORT_TOLERANCE."""
     torch.set_num_threads(args.threads)
+    engines = ["torch", "onnxruntime"] if args.engine == "both" else [args.engine]
+    tok = models[0].tok
     texts = [r["text"] for r in records]
-    # warm-up: one batch
-    warm = records[: max(1, min(len(records), 4))]
-    evaluate(warm, [r["ids"] for r in warm], models, args.batch_size, "file", args.head)
-    start = time.perf_counter()
-    enc = models[0].tok(texts)["input_ids"]
-    t_tok = time.perf_counter() - start
-    # the positions refer to the file's ids: where the text tokenizes otherwise, the file's ids are used
-    use = [a if a == r["ids"] else r["ids"] for a, r in zip(enc, records)]
-    _, _, jobs = evaluate(records, use, models, args.batch_size, "file", args.head)
-    total = time.perf_counter() - start
     docs = len({r["document"] for r in records})
-    same = sum(1 for a, r in zip(enc, records) if a == r["ids"])
-    print(f"time: transformers {transformers.__version__}, torch {torch.__version__}, {args.threads} torch threads, "
-          f"batch {args.batch_size} inputs (file order, right-padded), LM head at "
-          + ("every position (model(**batch).logits)" if args.head == "all" else "the masked rows only") + f", {len(models)} model(s)")
-    print(f"time: {len(records)} records (sequences), {docs} documents (sentences), {len(jobs)} forward inputs, "
-          f"{sum(len(r['positions']) for r in records)} positions; tokenizer(texts) {t_tok:.3f} s "
-          f"({same}/{len(records)} equal to the file's ids)")
-    print(f"time: total {total:.3f} s  ->  {len(records) / total:.2f} sequences/s, {docs / total:.2f} sentences/s, "
-          f"{len(jobs) / total:.2f} forward inputs/s  (load average {os.getloadavg()[0]:.2f})")
+    n_pos = sum(len(r["positions"]) for r in records)
+    warm = records[: max(1, min(len(records), 4))]  # warm-up: the first records (one batch, two for pll)
+    warm_jobs = build_jobs(warm, [r["ids"] for r in warm], tok.mask_token_id)
+    versions = f"transformers {transformers.__version__}, torch {torch.__version__}"
+    runners = {"torch": models}
+    tmp = None
+    try:
+        if "onnxruntime" in engines:
+            import onnx
+            import onnxruntime as ort
+
+            versions += f", onnxruntime {ort.__version__} (onnx {onnx.__version__})"
+            tmp = tempfile.TemporaryDirectory(prefix="maskscope-eval-onnx-")
+            trace = onnx_trace_inputs(build_jobs(records, [r["ids"] for r in records], tok.mask_token_id),
+                                      tok.bos_token_id, tok.eos_token_id, tok.mask_token_id, tok.pad_token_id)
+            runners["onnxruntime"] = [OrtModel(m, args.head, Path(tmp.name) / f"model{mi + 1}-{args.head}.onnx",
+                                               args.threads, trace) for mi, m in enumerate(models)]
+        print(f"time: {versions}; {args.threads} threads (torch threads" + (", ORT intra-op threads" if tmp else "")
+              + f"); batch {args.batch_size} inputs (file order, right-padded), LM head at "
+              + ("every position (model(**batch).logits)" if args.head == "all" else "the masked rows only (--head masked)")
+              + f", {len(models)} model(s)")
+        if tmp:
+            print("time: onnx export (torch.onnx.export, opset 17, dynamic batch/sequence axes; temporary, deleted afterwards): "
+                  + ", ".join(f"{m.path.name} {o.megabytes:.1f} MB in {o.seconds:.1f} s" for m, o in zip(models, runners["onnxruntime"])))
+        load_before = os.getloadavg()[0]
+        timed = {}
+        for engine in engines:
+            # warm-up (untimed): its whole log-prob rows are kept for the ORT/torch comparison
+            _, warm_rows, _ = evaluate(warm, [r["ids"] for r in warm], models, args.batch_size, "file", args.head,
+                                       keep=range(len(warm_jobs)), runners=runners[engine])
+            start = time.perf_counter()
+            enc = tok(texts)["input_ids"]
+            t_tok = time.perf_counter() - start
+            # the positions refer to the file's ids: where the text tokenizes otherwise, the file's ids are used
+            use = [a if a == r["ids"] else r["ids"] for a, r in zip(enc, records)]
+            res, _, jobs = evaluate(records, use, models, args.batch_size, "file", args.head, runners=runners[engine])
+            total = time.perf_counter() - start
+            timed[engine] = {"total": total, "tokenizer": t_tok, "results": res, "jobs": len(jobs), "warm_rows": warm_rows,
+                             "same_ids": sum(1 for a, r in zip(enc, records) if a == r["ids"])}
+        load_after = os.getloadavg()[0]
+        first = timed[engines[0]]
+        print(f"time: {len(records)} records (sequences), {docs} documents (sentences), {first['jobs']} forward inputs, "
+              f"{n_pos} positions; tokenizer(texts) equal to the file's ids for {first['same_ids']}/{len(records)}; "
+              "timed per engine: tokenizer(texts) + every batch's forward pass + log_softmax/ranks/top-5"
+              + ("/agreement" if len(models) == 2 else "") + " in torch (model loading, export and one warm-up pass untimed)")
+        print(f"{'engine':<14}{'total s':>10}{'sequences/s':>14}{'sentences/s':>14}{'inputs/s':>11}{'tokenizer s':>13}"
+              + (f"{'vs torch':>10}" if len(engines) == 2 else ""))
+        for engine in engines:
+            t = timed[engine]
+            print(f"{engine:<14}{t['total']:>10.3f}{len(records) / t['total']:>14.2f}{docs / t['total']:>14.2f}"
+                  f"{t['jobs'] / t['total']:>11.2f}{t['tokenizer']:>13.3f}"
+                  + (f"{timed['torch']['total'] / t['total']:>9.2f}x" if len(engines) == 2 else ""))
+        print(f"time: load average {load_before:.2f} before the timed runs, {load_after:.2f} after "
+              "(on a busy machine these rates are noisy; compare engines from the same run)")
+
+        if "onnxruntime" not in timed:
+            return True
+        ort_t = timed["onnxruntime"]
+        if "torch" in timed:
+            ref, ref_warm, how = timed["torch"]["results"], timed["torch"]["warm_rows"], "torch's timed run"
+        else:  # --engine onnxruntime: the torch numbers for the check, untimed
+            enc = tok(texts)["input_ids"]
+            use = [a if a == r["ids"] else r["ids"] for a, r in zip(enc, records)]
+            ref, _, _ = evaluate(records, use, models, args.batch_size, "file", args.head)
+            _, ref_warm, _ = evaluate(warm, [r["ids"] for r in warm], models, args.batch_size, "file", args.head,
+                                      keep=range(len(warm_jobs)))
+            how = "an untimed torch run"
+        return compare_engines(ref, ort_t["results"], ref_warm, ort_t["warm_rows"], len(models), how)
+    finally:
+        if tmp:
+            tmp.cleanup()
+
+
+def compare_engines(ref, got, ref_warm, got_warm, n_models, how):
+    """ORT against torch on the same padded batches: the log-prob of the original token at every masked
+    position (per model) must agree within ORT_TOLERANCE; the rest is printed for information."""
+    worst = 0.0
+    over = compared = 0
+    rank_diff = top_diff = 0
+    agree_worst = {"kl": 0.0, "js": 0.0}
+    for a, b in zip(ref, got):
+        for mi in range(n_models):
+            ma, mb = a["models"][mi], b["models"][mi]
+            for s in range(len(ma["log_probs"])):
+                d = abs(ma["log_probs"][s] - mb["log_probs"][s])
+                compared += 1
+                worst = max(worst, d)
+                over += d > ORT_TOLERANCE
+                rank_diff += ma["ranks"][s] != mb["ranks"][s]
+                top_diff += ma["top5"][s] != mb["top5"][s]
+        if n_models == 2:
+            for k in agree_worst:
+                agree_worst[k] = max([agree_worst[k]] + [abs(x - y) for x, y in zip(a["agreement"][k], b["agreement"][k])])
+    row_worst = 0.0
+    rows = 0
+    for j, per_model in ref_warm.items():
+        for mi in range(n_models):
+            x, y = torch.stack(per_model[mi]), torch.stack(got_warm[j][mi])
+            row_worst = max(row_worst, float((x - y).abs().max()))
+            rows += x.shape[0]
+    ok = over == 0
+    print(f"check: onnxruntime vs torch ({how}, same padded batches): log-prob of the original token at {compared} "
+          f"masked positions ({n_models} model(s)): max |diff| {worst:.3g} (limit {ORT_TOLERANCE:g}), {over} over -> "
+          + ("ok" if ok else "MISMATCH"))
+    print(f"check: (information) whole log-prob rows of the warm-up records, {rows} rows: max |diff| {row_worst:.3g}; "
+          f"ranks differ at {rank_diff}, top-5 ids at {top_diff} of {compared}"
+          + (f"; kl max |diff| {agree_worst['kl']:.3g}, js {agree_worst['js']:.3g}" if n_models == 2 else ""))
+    return ok
 
 
 # --------------------------------------------------------------------------------------------------
@@ -869,7 +1037,7 @@ def self_test(args):
             print(f"self-test: perturbed {label:<46} -> {'caught by ' + ', '.join(hit) if caught else 'NOT CAUGHT ' + str(hit)}")
             ok &= caught
         if args.time:
-            run_time(clean, models, args)
+            ok &= run_time(clean, models, args)
     print("self-test: " + ("PASSED" if ok else "FAILED"))
     return 0 if ok else 1
 
@@ -882,7 +1050,7 @@ def main():
     ap.add_argument("--details", help="maskscope eval --details output (JSON Lines)")
     ap.add_argument("--model", action="append", help="model directory or name, once or twice, in the details' order")
     ap.add_argument("--batch-size", type=int, default=32, help="model inputs per forward pass (default 32)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads and ONNX Runtime intra-op threads (default 2)")
     ap.add_argument("--tolerance", type=float, default=1e-4, help="log_probs/kl/js/spearman (default 1e-4)")
     ap.add_argument("--tie-tolerance", type=float, default=0.0,
                     help="excuse a rank/top5/top1/overlap difference whose reference log-prob margin is below this (default 0)")
@@ -893,6 +1061,8 @@ def main():
     ap.add_argument("--time", action="store_true", help="also time the evaluation the transformers way")
     ap.add_argument("--head", choices=("all", "masked"), default="all",
                     help="--time: LM head at every position (model(**batch).logits, default) or at the masked rows only")
+    ap.add_argument("--engine", choices=("torch", "onnxruntime", "both"), default="both",
+                    help="--time: transformers (torch), ONNX Runtime running the same model exported to ONNX, or both (default)")
     ap.add_argument("--no-check", action="store_true", help="with --time: only time")
     ap.add_argument("--self-test", action="store_true")
     ap.add_argument("--write-generated", metavar="PATH", help="--self-test: also keep the generated details file at PATH")
@@ -919,7 +1089,7 @@ def main():
     if not args.no_check:
         ok, _ = run_check(records, models, args)
     if args.time:
-        run_time(records, models, args)
+        ok = run_time(records, models, args) and ok
     return 0 if ok else 1
 
 
