@@ -1,5 +1,6 @@
 #include "ckernels.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -37,6 +38,12 @@ struct ms_pool {
 
 typedef struct { struct ms_pool *pool; int index; } worker_arg;
 
+/* One step of a spin-wait: a pause, and every 256th step a sched_yield, so that on a machine with more runnable
+ * threads than cores (builds, another program) the thread we wait for gets the core instead of our spinning. */
+static inline void spin_step(unsigned *spins) {
+    if ((++*spins & 255u) == 0) sched_yield(); else CPU_RELAX();
+}
+
 static void take_pieces(struct ms_pool *p) {
     for (;;) {
         int piece = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
@@ -51,9 +58,9 @@ static void *worker_main(void *raw) {
     struct ms_pool *p = arg.pool;
     unsigned seen = 0; /* generation starts at 0: a worker that starts late still sees the first job */
     for (;;) {
-        unsigned g;
+        unsigned g, spins = 0;
         while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen && !atomic_load(&p->quit)) {
-            if (atomic_load_explicit(&p->active, memory_order_relaxed)) { CPU_RELAX(); continue; }
+            if (atomic_load_explicit(&p->active, memory_order_relaxed)) { spin_step(&spins); continue; }
             pthread_mutex_lock(&p->lock);
             while (atomic_load(&p->generation) == seen && !atomic_load(&p->active) && !atomic_load(&p->quit))
                 pthread_cond_wait(&p->wake, &p->lock);
@@ -130,7 +137,8 @@ static void pool_run(struct ms_pool *p, int tasks, void (*run)(const void *, int
         pthread_mutex_unlock(&p->lock);
     }
     take_pieces(p);
-    while (atomic_load_explicit(&p->done, memory_order_acquire) < p->threads - 1) CPU_RELAX();
+    unsigned spins = 0;
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < p->threads - 1) spin_step(&spins);
     pthread_mutex_unlock(&p->call);
 }
 
