@@ -144,7 +144,9 @@ final class ScoreEvalTests: XCTestCase {
         let path = try corpus(Array(repeating: Self.sentences, count: 200).flatMap { $0 })
         let process = Process()
         process.executableURL = maskscopeBinary
-        process.arguments = ["eval", "--model", Self.teacher, "--mode", "pll", "--batch-tokens", "64", "--threads", "1", "--json", path]
+        let details = path + ".details.jsonl"
+        process.arguments = ["eval", "--model", Self.teacher, "--mode", "pll", "--batch-tokens", "64", "--threads", "1", "--json",
+                             "--details", details, path]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -153,8 +155,12 @@ final class ScoreEvalTests: XCTestCase {
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { collected.append(out.fileHandleForReading.readDataToEndOfFile()) }
         DispatchQueue.global().async(group: group) { errors.append(err.fileHandleForReading.readDataToEndOfFile()) }
-        // Once the model is loaded and the first batches ran.
-        Thread.sleep(forTimeInterval: 3)
+        // Once the first sentences are done (their lines are in the details file; a sanitizer build is slow).
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning,
+              (try? String(contentsOfFile: details, encoding: .utf8))?.split(separator: "\n").count ?? 0 < 2 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         XCTAssertTrue(process.isRunning, "the evaluation ended before Ctrl-C: make the corpus longer")
         kill(process.processIdentifier, SIGINT)
         XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
