@@ -171,6 +171,49 @@ def pll_case(model, tok, name, path, text):
 
 
 # --------------------------------------------------------------------------------------------------
+# 1b. eval's masked-token measures at given positions (modes one and all)
+# --------------------------------------------------------------------------------------------------
+
+EVAL_TEXTS = ["The cat sat on the mat near the door.", "A dictionary defines words, and an atlas shows maps."]
+
+
+def eval_case(model, tok, name, path, text):
+    """Every word-initial position (the first after <s>, and tokens starting with the byte-level space),
+    masked alone (mode one) and all at once (mode all): the original token's log-probability, its 1-based
+    rank over the vocabulary (ties to the lower id) and the top 5 ids."""
+    ids = tok(text, add_special_tokens=True)["input_ids"]
+    tokens = tok.convert_ids_to_tokens(ids)
+    positions = [i for i in range(1, len(ids) - 1) if i == 1 or tokens[i].startswith("\u0120")]
+
+    def measures(logits_row, original):
+        lp = log_softmax64(logits_row)
+        order = sorted(range(len(lp)), key=lambda i: (-lp[i], i))
+        return float(lp[original]), order.index(original) + 1, order[:5]
+
+    out = {"model": name, "path": path, "text": text, "ids": ids, "positions": positions}
+    for mode in ("one", "all"):
+        lps, ranks, top5 = [], [], []
+        if mode == "all":
+            masked = list(ids)
+            for p in positions:
+                masked[p] = tok.mask_token_id
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([masked])).logits[0]
+        for p in positions:
+            if mode == "one":
+                masked = list(ids)
+                masked[p] = tok.mask_token_id
+                with torch.no_grad():
+                    logits = model(input_ids=torch.tensor([masked])).logits[0]
+            lp, rank, top = measures(logits[p].numpy(), ids[p])
+            lps.append(lp)
+            ranks.append(rank)
+            top5.append(top)
+        out[mode] = {"log_probs": lps, "ranks": ranks, "top5": top5}
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
 # 2. distributions (written out plainly, loop by loop: this is the reference)
 # --------------------------------------------------------------------------------------------------
 
@@ -339,6 +382,13 @@ def main():
         print(f"{name}: " + ", ".join(f"{c['count']} tokens pll {c['pll']:.3f} ppl {c['pseudo_perplexity']:.1f}"
                                       for c in pll if c["model"] == name), file=sys.stderr)
 
+    evals = []
+    for name, path in PLL_MODELS:
+        model, tok = load(path)
+        for text in EVAL_TEXTS:
+            evals.append(eval_case(model, tok, name, path, text))
+    print(f"eval: {len(evals)} cases, {sum(len(c['positions']) for c in evals)} positions", file=sys.stderr)
+
     dists = distribution_cases()
     for d in dists:
         print(f"{d['name']:<20} kl {d['kl']:.6g} js {d['js']:.6g} top1 {d['top1_agree']} overlap {d['overlap']} "
@@ -361,10 +411,14 @@ def main():
             "spearman": "U = topk(p) | topk(q); ranks of U's ids by p and by q (1 = largest, ties averaged); Pearson "
             "correlation of the two rank vectors; null if |U| < 2 or a rank vector is constant",
             "top_p/top_q": "topk(p) / topk(q) in order (informational)",
+            "eval": "positions = the first token after <s> and every token starting with the byte-level space; mode one: "
+            "each masked alone; mode all: all masked at once; log_probs = log_softmax(float64(logits[p]))[ids[p]], ranks "
+            "1-based over the vocabulary (ties to the lower id), top5 ids",
             "floats": "logits and hidden values: float32 written as the shortest decimal that parses back to the same "
             "float32; everything else is a float64 result",
         },
         "pll": pll,
+        "eval": evals,
         "distributions": dists,
         "batch": [batch],
     }

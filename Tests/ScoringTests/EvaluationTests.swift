@@ -132,3 +132,41 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(corpus.select(limit: nil, shard: 1, of: 3).map(\.text), ["a", "d"])
     }
 }
+
+/// eval's per-mask measures (log-probability, rank, top 5) in modes one and all, against transformers'.
+final class EvalReferenceTests: XCTestCase {
+    func testMaskedMeasuresAgreeWithTransformers() throws {
+        let cases = try XCTUnwrap(ScoringFixtures.reference()["eval"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(cases.count, 8)
+        var models: [String: RobertaModel] = [:]
+        var worst = 0.0, compared = 0
+        for c in cases {
+            let path = try XCTUnwrap(c["path"] as? String), text = try XCTUnwrap(c["text"] as? String)
+            if models[path] == nil { models[path] = try ScoringFixtures.model(path) }
+            let model = try XCTUnwrap(models[path])
+            let ids = try model.inputIDs(for: text)
+            XCTAssertEqual(ids, c["ids"] as? [Int], "\(path): ids of \(text)")
+            let unit = EvalUnit(document: 0, window: 0, text: text, ids: ids)
+            let positions = try XCTUnwrap(c["positions"] as? [Int])
+            // The fixture masks every word-initial token: the fraction 1 picks them all.
+            XCTAssertEqual(EvalPlan.positions(unit, tokenizer: model.tokenizer, mode: .one, fraction: 1, seed: 0), positions, "\(path): \(text)")
+            for mode in [EvalMode.one, .all] {
+                let want = try XCTUnwrap(c[mode.rawValue] as? [String: Any])
+                let sequences = EvalPlan.sequences(unit, positions: positions, mode: mode, maskID: model.tokenizer.maskID)
+                let logits = try model.logits(batch: sequences.map(\.ids), at: sequences.map(\.rows))
+                var distributions: [LogDistribution] = []
+                for (flat, rows) in zip(logits, sequences.map(\.rows)) {
+                    let vocab = model.config.vocabSize
+                    for r in rows.indices { distributions.append(LogDistribution(logits: flat[(r * vocab)..<((r + 1) * vocab)])) }
+                }
+                let evaluator = Evaluator(models: [model], names: ["m"], options: EvalOptions())
+                let got = evaluator.score(unit, positions: positions, [distributions]).models[0]
+                worst = max(worst, assertClose(got.logProbs, try XCTUnwrap(want["log_probs"] as? [Double]), tolerance: 1e-4, "\(path) \(mode): \(text)"))
+                XCTAssertEqual(got.ranks, want["ranks"] as? [Int], "\(path) \(mode): ranks of \(text)")
+                XCTAssertEqual(got.top5, want["top5"] as? [[Int]], "\(path) \(mode): top 5 of \(text)")
+                compared += positions.count
+            }
+        }
+        print("eval: \(compared) masked positions in modes one and all, largest log-probability difference from transformers \(worst)")
+    }
+}
