@@ -40,7 +40,8 @@ float64 formula for every W up to 5000).
 Inputs are batched (--batch-size inputs, sorted by length, right-padded with <pad>, attention mask 0 on
 the padding); a seeded sample of inputs (the shortest and the longest included, --verify-padding N) is
 also run alone, unpadded, and the compared numbers (log-prob of the original token; kl, js) must agree
-within 1e-5.  (Over whole vocabulary rows the two differ by up to ~1e-5 on log-probs around -15: float32
+within a quarter of --tolerance (2.5e-5 by default: real shapes, roberta-base with random weights, reach
+1.4e-5 between transformers' own padded and unpadded runs).  (Over whole vocabulary rows the two differ by up to ~1e-5 on log-probs around -15: float32
 rounding of another GEMM / attention blocking, the same size with eager attention; printed for information.)
 
 Output: per field the number compared, the largest absolute difference, and the number over tolerance
@@ -123,7 +124,6 @@ from onnx_export import export_masked_lm, ort_session  # noqa: E402  (Scripts/on
 
 REPO = Path(__file__).resolve().parent.parent
 TOPK = 5
-PAD_TOLERANCE = 1e-5
 SELF_TEST_SEED = 20250607
 
 # --------------------------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ def evaluate(records, ids_list, models, batch_size, order, head, keep=(), pad_id
 
 def verify_padding(jobs, kept, models, ids_list):
     """Run the kept jobs alone (batch 1, no padding) and compare with their batched rows: the compared numbers
-    (log-prob of the original token per model; kl and js with two models) must agree within PAD_TOLERANCE.
+    (log-prob of the original token per model; kl and js with two models) must agree within a quarter of --tolerance.
     Also returns the largest difference over whole vocabulary rows (informational: float32 noise of a
     different GEMM/attention blocking reaches ~1e-5 on log-probs around -15, far from any compared number)."""
     worst = 0.0
@@ -667,7 +667,7 @@ def run_check(records, models, args, quiet=False, memo=None):
     for f in fields:
         md = "-" if f.name.startswith("top5") or f.name == "top1_agree" else f"{f.max_diff:.3g}"
         tail = f"{f.bad}" + (f" (+{f.excused} excused near-ties)" if f.excused else "")
-        out(f"{f.name:<22}{f.compared:>10}{md:>14}{tail:>22}")
+        out(f"{f.name:<22}{f.compared:>10}{md:>14} {tail:>21}")
         if f.bad:
             ok = False
         for e in f.examples:
@@ -676,8 +676,8 @@ def run_check(records, models, args, quiet=False, memo=None):
     worst, worst_row, rows, n = pad
     if worst is not None and n:
         out(f"padding: {n} inputs ({rows} positions) also run alone, unpadded: max |diff| of the compared numbers "
-            f"{worst:.3g} (limit {PAD_TOLERANCE:g}); over whole log-prob rows {worst_row:.3g} (information)")
-        if worst > PAD_TOLERANCE:
+            f"{worst:.3g} (limit {args.tolerance / 4:g}, a quarter of --tolerance); over whole log-prob rows {worst_row:.3g} (information)")
+        if worst > args.tolerance / 4:
             ok = False
     if problems:
         ok = False
