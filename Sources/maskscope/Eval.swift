@@ -9,22 +9,31 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate one or two models' fill-mask over a corpus: accuracy, likelihood, agreement.",
         discussion: """
-            CORPUS is a text file with one document per line (- for standard input), JSON Lines
-            (.jsonl, or --field: the text's field, default "text") or CSV (.csv, or --column: the
-            text's column in the header row, default "text"). A document longer than the models
-            take is cut into windows at token boundaries.
-            --mode one (default): 15% of the word-initial tokens (at least one per sentence), each
-            masked on its own; all: the same tokens masked at once; pll: every token masked in
-            turn (the pseudo-log-likelihood). The tokens are drawn with --seed from each sentence's
-            place in the corpus, so shards and limits do not change them.
-            Per model: top-1 and top-5 accuracy of the masked tokens, their mean log-likelihood
-            (natural log) and exp(-mean), which in mode pll is the corpus's pseudo-perplexity.
-            With two models sharing a vocabulary (the first is the teacher): top-1 agreement, mean
-            KL(teacher || student) and Jensen-Shannon divergence over the whole vocabulary, top-5
-            overlap, Spearman's rho over the union of the top-5 lists, and the sentences where
-            they part most. Ctrl-C stops and prints what was measured so far.
-            --shard I/N evaluates documents I, I+N, ... (I from 1); `eval --merge A.json B.json ...`
-            sums the --json reports of the shards into the report of the whole corpus.
+            CORPUS is a text file with one document per line (- for standard input),
+            JSON Lines (.jsonl, or --field: the text's field, default "text") or CSV
+            (.csv, or --column: the text's column in the header row, default "text"). A
+            document longer than the models take is cut into windows at token
+            boundaries.
+
+            --mode one (default): 15% of the word-initial tokens (at least one per
+            sentence), each masked on its own; all: the same tokens masked at once; pll:
+            every token masked in turn (the pseudo-log-likelihood). The tokens are drawn
+            with --seed from each sentence's place in the corpus, so shards and limits
+            do not change them.
+
+            Per model: top-1 and top-5 accuracy of the masked tokens, their mean
+            log-likelihood (natural log) and exp(-mean), which in mode pll is the
+            corpus's pseudo-perplexity.
+
+            With two models sharing a vocabulary (the first is the teacher): top-1
+            agreement, mean KL(teacher || student) and Jensen-Shannon divergence over
+            the whole vocabulary, top-5 overlap, Spearman's rho over the union of the
+            top-5 lists, and the sentences where they part most. Ctrl-C stops and prints
+            what was measured so far.
+
+            --shard I/N evaluates documents I, I+N, ... (I from 1); `eval --merge A.json
+            B.json ...` sums the --json reports of the shards into the report of the
+            whole corpus.
             """)
 
     @Option(name: .customLong("model"), help: ArgumentHelp("A model name or directory, as for predict; give it twice to compare a teacher (first) with a student.", valueName: "name|dir"))

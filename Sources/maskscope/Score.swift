@@ -8,13 +8,17 @@ struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score sentences by pseudo-log-likelihood: every token masked in turn, one batched pass.",
         discussion: """
-            Each token but <s> and </s> is masked in turn and the model's log-probability of the
-            original token there is read (natural logs); pll is their sum and the pseudo-perplexity
-            exp(-pll / tokens). The masked copies of all texts run packed in batched passes.
-            Texts come from the arguments, or one per line from standard input. The table marks a
-            token that continues the word before it with "-".
-            With --json prints a list with one {"text", "tokens", "token_log_probs", "pll",
-            "pseudo_perplexity"} per text (tokens as byte-level vocabulary strings, Ġ for a space).
+            Each token but <s> and </s> is masked in turn and the model's
+            log-probability of the original token there is read (natural logs); pll is
+            their sum and the pseudo-perplexity exp(-pll / tokens). The masked copies of
+            all texts run packed in batched passes.
+
+            Texts come from the arguments, or one per line from standard input. The
+            table marks a token that continues the word before it with "-".
+
+            With --json prints a list with one {"text", "tokens", "token_log_probs",
+            "pll", "pseudo_perplexity"} per text (tokens as byte-level vocabulary
+            strings, Ġ for a space).
             """)
 
     @OptionGroup var modelOptions: ModelOptions
