@@ -6,9 +6,13 @@ import Foundation
 public struct CaptureOptions: Sendable, Equatable {
     public var attention: Bool
     public var hiddenStates: Bool
-    public init(attention: Bool = false, hiddenStates: Bool = false) {
-        self.attention = attention
+    /// Attention as norms (Kobayashi et al. 2020): ||alpha_ij f_h(x_j)||, f_h(x) = (x W_V + b_V)_h W_O,h
+    /// (implies attention).
+    public var norms: Bool
+    public init(attention: Bool = false, hiddenStates: Bool = false, norms: Bool = false) {
+        self.attention = attention || norms
         self.hiddenStates = hiddenStates
+        self.norms = norms
     }
     public static let none = CaptureOptions()
 }
@@ -40,6 +44,21 @@ public struct EncoderOutput: Sendable {
     public let attention: AttentionMaps?
     /// Embedding output and each layer's output, [layers + 1][tokens][hidden] flat, when asked for.
     public let hiddenStates: [Float]?
+    /// Attention norms, laid out as `attention` ([layer][head][query][key]), when asked for.
+    public var norms: AttentionMaps? = nil
+}
+
+/// One attention head: layer and head, counted from 0.
+public struct HeadRef: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let layer: Int
+    public let head: Int
+    public init(layer: Int, head: Int) {
+        self.layer = layer
+        self.head = head
+    }
+    public static func < (a: HeadRef, b: HeadRef) -> Bool { (a.layer, a.head) < (b.layer, b.head) }
+    /// As people read it (and the workbench and CLI show it): LAYER.HEAD counted from 1.
+    public var description: String { "\(layer + 1).\(head + 1)" }
 }
 
 /// The result of one packed pass over several sequences: the final hidden states of all their tokens, one
@@ -50,8 +69,10 @@ public struct PackedEncoderOutput: Sendable {
     /// Each sequence's rows in `lastHiddenState`.
     public let segments: [Range<Int>]
     let attention: [[Float]]
+    let norms: [[Float]]
     let hiddenStates: [Float]?
     let layers: Int, heads: Int, hidden: Int
+
 
     /// Sequence `i` as if it had been run alone.
     public func output(_ i: Int) -> EncoderOutput {
@@ -62,12 +83,15 @@ public struct PackedEncoderOutput: Sendable {
             let total = lastHiddenState.count
             var mine: [Float] = []
             mine.reserveCapacity((layers + 1) * rows.count * h)
-            for layer in 0...layers {
+            let stored = all.count / total
+            for layer in 0..<stored {
                 mine += all[(layer * total + rows.lowerBound * h)..<(layer * total + rows.upperBound * h)]
             }
             return mine
         }
-        return EncoderOutput(lastHiddenState: last, attention: maps, hiddenStates: states)
+        var output = EncoderOutput(lastHiddenState: last, attention: maps, hiddenStates: states)
+        if !norms.isEmpty { output.norms = AttentionMaps(layers: layers, heads: heads, tokens: rows.count, values: norms[i]) }
+        return output
     }
 
     /// Every sequence's output, in batch order.
@@ -95,7 +119,13 @@ extension RobertaWeights {
     /// weight products run once over all their tokens (each weight row is streamed once for the whole batch),
     /// while positions and attention stay within each sequence (a block-diagonal attention, so no padding and
     /// no mask enter the arithmetic: each sequence's numbers are those of its own pass).
-    func encode(batch: [[Int]], capture: CaptureOptions, compute: Compute, cancellation: Cancellation? = nil) throws -> PackedEncoderOutput {
+    /// - Parameters:
+    ///   - knockout: per sequence, the heads whose context is zeroed before the attention output projection.
+    ///   - startLayer, input: resume at layer `startLayer` from `input` (the packed hidden states entering it, as a
+    ///     pass with `hiddenStates` captured gives them) instead of the embeddings. Captures then cover only the
+    ///     layers run (hidden states: `input` and each layer's output).
+    func encode(batch: [[Int]], capture: CaptureOptions, compute: Compute, cancellation: Cancellation? = nil,
+                knockout: [Set<HeadRef>]? = nil, startLayer: Int = 0, input: [Float]? = nil) throws -> PackedEncoderOutput {
         let h = config.hiddenSize, heads = config.numAttentionHeads, d = config.headSize
         let inner = config.intermediateSize, eps = config.layerNormEps
         var segments: [Range<Int>] = []
@@ -120,12 +150,23 @@ extension RobertaWeights {
         var scores = [Float](repeating: 0, count: capture.attention && compute.useKernels ? 1 : heads * longest * longest)
         var intermediate = [Float](repeating: 0, count: n * inner)
         // Kept maps, per sequence [layer][head][query][key].
+        let layerCount = config.numHiddenLayers - startLayer
         var attention: [[Float]] = capture.attention
-            ? segments.map { [Float](repeating: 0, count: config.numHiddenLayers * heads * $0.count * $0.count) } : []
+            ? segments.map { [Float](repeating: 0, count: layerCount * heads * $0.count * $0.count) } : []
+        var norms: [[Float]] = capture.norms
+            ? segments.map { [Float](repeating: 0, count: layerCount * heads * $0.count * $0.count) } : []
+        // For the norms: one head's values alone in an otherwise zero context, and its projection.
+        var single = [Float](repeating: 0, count: capture.norms ? n * h : 0)
+        var projectedSingle = [Float](repeating: 0, count: capture.norms ? n * h : 0)
+        let zeroBias = [Float](repeating: 0, count: capture.norms ? h : 0)
         var hiddenStates: [Float] = []
         if capture.hiddenStates { hiddenStates.reserveCapacity((config.numHiddenLayers + 1) * n * h) }
 
-        // Embeddings: word + position + token type 0, then LayerNorm.
+        // Embeddings: word + position + token type 0, then LayerNorm (or the given input of a resumed pass).
+        if let input {
+            precondition(input.count == n * h, "the input of a resumed pass is [tokens, hidden]")
+            x = input
+        } else {
         x.withUnsafeMutableBufferPointer { xb in
             let xp = xb.baseAddress!
             let pos = positionEmbeddings.pointer, type = tokenTypeEmbeddings.pointer
@@ -136,11 +177,13 @@ extension RobertaWeights {
             }
             addLayerNorm(xp, residual: nil, rows: n, width: h, weight: embeddingNormWeight, bias: embeddingNormBias, eps: eps)
         }
+        }
         if capture.hiddenStates { hiddenStates.append(contentsOf: x) }
 
         let scale = 1 / Float(d).squareRoot()
-        for (layerIndex, layer) in layers.enumerated() {
+        for (layerIndex, layer) in layers.enumerated() where layerIndex >= startLayer {
             if cancellation?.isCancelled == true { throw InferenceError.cancelled }
+            let slot = layerIndex - startLayer
             x.withUnsafeMutableBufferPointer { xb in
             q.withUnsafeMutableBufferPointer { qb in
             k.withUnsafeMutableBufferPointer { kb in
@@ -168,12 +211,11 @@ extension RobertaWeights {
                                               scale, maps, cs, Int32(h))
                         }
                         if capture.attention {
-                            attention[s].withUnsafeMutableBufferPointer { attend($0.baseAddress! + layerIndex * heads * m * m) }
+                            attention[s].withUnsafeMutableBufferPointer { attend($0.baseAddress! + slot * heads * m * m) }
                         } else {
                             attend(sp)
                         }
-                        continue
-                    }
+                    } else {
                     for head in 0..<heads {
                         let offset = head * d
                         // scores[m, m] = q_h[m, d] · k_h[m, d]^T / sqrt(d)
@@ -181,7 +223,7 @@ extension RobertaWeights {
                                     scale, qs + offset, Int32(h), ks + offset, Int32(h), 0, sp, Int32(m))
                         for r in 0..<m { softmaxRow(sp + r * m, count: m) }
                         if capture.attention {
-                            let start = (layerIndex * heads + head) * m * m
+                            let start = (slot * heads + head) * m * m
                             attention[s].withUnsafeMutableBufferPointer { ab in
                                 (ab.baseAddress! + start).update(from: sp, count: m * m)
                             }
@@ -190,6 +232,42 @@ extension RobertaWeights {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(d), Int32(m),
                                     1, sp, Int32(m), vs + offset, Int32(h), 0, cs + offset, Int32(h))
                     }
+                    }
+                    // Knocked-out heads: their context is zero, as if they had attended to nothing.
+                    if let knocked = knockout?[s] {
+                        for head in knocked where head.layer == layerIndex {
+                            for r in 0..<m { (cs + r * h + head.head * d).update(repeating: 0, count: d) }
+                        }
+                    }
+                }
+                if capture.norms {
+                    // ||f_h(x_j)|| for every head and token: head h's values alone in a zero context, projected by
+                    // W_O without its bias, then alpha_ij times that norm.
+                    single.withUnsafeMutableBufferPointer { xb in
+                    projectedSingle.withUnsafeMutableBufferPointer { yb in
+                    zeroBias.withUnsafeBufferPointer { zb in
+                        let xs = xb.baseAddress!, ys = yb.baseAddress!
+                        let bias = FloatTensor(name: "zero", shape: [h], pointer: zb.baseAddress!)
+                        for head in 0..<heads {
+                            xs.update(repeating: 0, count: n * h)
+                            for r in 0..<n { (xs + r * h + head * d).update(from: vp + r * h + head * d, count: d) }
+                            project(xs, h, layer.attentionOutput, bias, h, ys)
+                            for (s, segment) in segments.enumerated() {
+                                let m = segment.count
+                                attention[s].withUnsafeBufferPointer { ab in
+                                norms[s].withUnsafeMutableBufferPointer { nb in
+                                    let base = (slot * heads + head) * m * m
+                                    for j in 0..<m {
+                                        let row = ys + (segment.lowerBound + j) * h
+                                        var sum: Double = 0
+                                        for i in 0..<h { sum += Double(row[i]) * Double(row[i]) }
+                                        let length = Float(sum.squareRoot())
+                                        for q in 0..<m { nb[base + q * m + j] = ab[base + q * m + j] * length }
+                                    }
+                                }}
+                            }
+                        }
+                    }}}
                 }
                 project(cp, h, layer.attentionOutput, layer.attentionOutputBias, h, pp)
                 // x = LayerNorm(attention_output + x)
@@ -203,9 +281,9 @@ extension RobertaWeights {
             }}}}}}}}
             if capture.hiddenStates { hiddenStates.append(contentsOf: x) }
         }
-        return PackedEncoderOutput(lastHiddenState: x, segments: segments, attention: attention,
+        return PackedEncoderOutput(lastHiddenState: x, segments: segments, attention: attention, norms: norms,
                                    hiddenStates: capture.hiddenStates ? hiddenStates : nil,
-                                   layers: config.numHiddenLayers, heads: heads, hidden: h)
+                                   layers: layerCount, heads: heads, hidden: h)
     }
 
     /// LM head logits [rows.count, vocab] for the given rows of the final hidden states only.

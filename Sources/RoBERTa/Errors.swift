@@ -98,6 +98,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case nonFiniteScores(position: Int, weight: NonFiniteWeight?)
     /// Logits were asked at a token position the sequence does not have.
     case positionOutOfRange(position: Int, tokens: Int)
+    /// A knocked-out head the model does not have.
+    case noSuchHead(HeadRef, layers: Int, heads: Int)
 
     public var description: String {
         switch self {
@@ -117,6 +119,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
             return "the run was cancelled before it finished (a newer request replaced it)"
         case .nonFiniteScores(let position, let weight?):
             return "the scores at the mask (token \(position)) are not finite numbers: tensor \(weight.tensor) in \(weight.file) holds \(weight.value) (element \(weight.index)); the checkpoint is corrupt, download it again or use another one"
+        case .noSuchHead(let head, let layers, let heads):
+            return "there is no head \(head) (LAYER.HEAD, counted from 1): the model has \(layers) layers of \(heads) heads; name heads from 1.1 to \(layers).\(heads)"
         case .positionOutOfRange(let position, let tokens):
             return "token position \(position) is outside the sequence of \(tokens) tokens; ask for positions 0 to \(tokens - 1)"
         case .nonFiniteScores(let position, nil):

@@ -11,12 +11,16 @@ public struct FillMaskOptions: Sendable, Equatable {
     public var truncate: Bool
     /// What to keep from the forward pass.
     public var capture: CaptureOptions
+    /// Heads knocked out: their context zeroed before the attention output projection.
+    public var knockout: Set<HeadRef>
 
-    public init(topK: Int = 5, targets: [String]? = nil, truncate: Bool = false, capture: CaptureOptions = .none) {
+    public init(topK: Int = 5, targets: [String]? = nil, truncate: Bool = false, capture: CaptureOptions = .none,
+                knockout: Set<HeadRef> = []) {
         self.topK = topK
         self.targets = targets
         self.truncate = truncate
         self.capture = capture
+        self.knockout = knockout
     }
 }
 
@@ -140,7 +144,9 @@ extension RobertaModel {
                 offset += batch[i].count
             }
             let (packed, logits) = try guardedPass {
-                let packed = try weights.encode(batch: Array(batch[chunk]), capture: options.capture, compute: compute, cancellation: cancellation)
+                try checkHeads(options.knockout)
+                let packed = try weights.encode(batch: Array(batch[chunk]), capture: options.capture, compute: compute, cancellation: cancellation,
+                                                knockout: options.knockout.isEmpty ? nil : Array(repeating: options.knockout, count: chunk.count))
                 return (packed, weights.lmLogits(hidden: packed.lastHiddenState, rows: rows, compute: compute, groups: groups))
             }
             for (s, i) in chunk.enumerated() {

@@ -8,7 +8,22 @@ struct Inspect: ParsableCommand {
         abstract: "Show token ids, every layer's attention and the top candidates (with logits) for a text.",
         discussion: """
             With --json prints {"ids", "tokens", "attention": [layer][head][query][key],
-            "masks": [{"position", "top": [{"token", "token_str", "score", "logit"}]}]}.
+            "masks": [{"position", "top": [{"token", "token_str", "score", "logit"}]}]},
+            and only when asked:
+
+            --lens: "lens": per mask {"position", "layers": [[{"token", "token_str",
+            "score"} x K] for the embeddings' output and each layer]}; the last entry
+            equals masks[].top.
+
+            --knockout 1.2,2.4: heads LAYER.HEAD counted from 1 have their context
+            zeroed before the attention output projection; masks (and lens) are those
+            of the model without them, and "knockout": ["1.2", "2.4"] is echoed.
+
+            --norms: "attention_norms": [layer][head][query][key], ||alpha_ij f(x_j)||
+            (Kobayashi et al. 2020). --rollout: "rollout": [layer][query][key] (Abnar
+            & Zuidema 2020). --head-stats: "head_stats": [layer][head] of {"entropy",
+            "to_bos", "to_eos", "to_prev", "to_self", "to_next", "to_punct", "label"}
+            (Clark et al. 2019).
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -22,24 +37,67 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Cut inputs longer than the model's positions instead of failing.")
     var truncate = false
 
+    @Flag(help: "The logit lens: the top candidates at each mask after the embeddings and after every layer.")
+    var lens = false
+
+    @Option(help: ArgumentHelp("Knock out these heads (LAYER.HEAD counted from 1, comma-separated).", valueName: "L.H,..."))
+    var knockout: String?
+
+    @Flag(help: "Attention as norms ||alpha f(x)|| (Kobayashi et al. 2020).")
+    var norms = false
+
+    @Flag(help: "Attention rollout through the layers (Abnar & Zuidema 2020).")
+    var rollout = false
+
+    @Flag(name: .customLong("head-stats"), help: "Per-head entropy, attention to <s>, </s>, neighbours, punctuation, and a label.")
+    var headStats = false
+
     @Argument(help: "The text, with at least one <mask>.")
     var text: String
 
     func validate() throws {
         try OptionBounds.check(topK, 1...Int.max, option: "--top-k")
+        _ = try knockedOut()
+    }
+
+    /// --knockout as heads counted from 0.
+    func knockedOut() throws -> Set<HeadRef> {
+        guard let knockout else { return [] }
+        var heads = Set<HeadRef>()
+        for item in knockout.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = item.trimmingCharacters(in: .whitespaces).split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, let layer = Int(parts[0]), let head = Int(parts[1]), layer >= 1, head >= 1 else {
+                throw ValidationError("--knockout takes heads as LAYER.HEAD counted from 1, comma-separated, e.g. 1.2,3.4 (got \(item.isEmpty ? "an empty item" : String(item)))")
+            }
+            heads.insert(HeadRef(layer: layer - 1, head: head - 1))
+        }
+        return heads
     }
 
     func run() throws {
         let model = try modelOptions.load().model
         try OptionBounds.checkTopK(topK, source: "--top-k", model: model)
+        let heads = try knockedOut()
         let result = try model.fillMask(text, options: FillMaskOptions(
-            topK: topK, truncate: truncate, capture: CaptureOptions(attention: true)))
+            topK: topK, truncate: truncate, capture: CaptureOptions(attention: true, norms: norms), knockout: heads))
         for message in result.warnings { warn(message) }
         let tokens = result.ids.map { model.tokenizer.token(of: $0) ?? "" }
+        let lenses = lens ? try model.logitLens(ids: result.ids, topK: topK, knockout: heads) : nil
+        let rolled = rollout ? result.attention.map(attentionRollout) : nil
+        let stats = headStats ? result.attention.map { model.headStatistics($0, ids: result.ids) } : nil
         if json {
-            emit(inspectJSON(result, tokens: tokens).serialized())
+            var object = inspectJSON(result, tokens: tokens)
+            guard case .object(var fields) = object else { return }
+            if !heads.isEmpty { fields.append(("knockout", .array(heads.sorted().map { .string($0.description) }))) }
+            if let lenses { fields.append(("lens", lensJSON(lenses))) }
+            if norms, let maps = result.encoder.norms { fields.append(("attention_norms", mapsJSON(maps))) }
+            if let rolled { fields.append(("rollout", .array(mapsJSON(rolled).arrayItems.map { $0.arrayItems.first ?? .null }))) }
+            if let stats { fields.append(("head_stats", headStatsJSON(stats))) }
+            object = .object(fields)
+            emit(object.serialized())
             return
         }
+        if !heads.isEmpty { emit("knocked out: " + heads.sorted().map(\.description).joined(separator: ", ")) }
         emit("\(model.config.numHiddenLayers) layers, \(model.config.numAttentionHeads) heads, \(result.ids.count) tokens")
         emit("index  id      token")
         for (i, (id, token)) in zip(result.ids, tokens).enumerated() {
@@ -53,6 +111,65 @@ struct Inspect: ParsableCommand {
                      + pad(String(c.token), 8) + visible(c.tokenStr))
             }
         }
+        for lens in lenses ?? [] {
+            emit("")
+            let final = lens.layers.last?.candidates.first.map { visible($0.tokenStr) } ?? "?"
+            emit("logit lens at token \(lens.position) (top 3 after each layer; the final top \(final): rank, probability)")
+            for (layer, row) in lens.layers.enumerated() {
+                let top = row.candidates.prefix(3).map { visible($0.tokenStr) + " " + String(format: "%.3f", $0.score) }.joined(separator: "  ")
+                emit("  " + pad(layer == 0 ? "embed" : "layer \(layer)", 9) + pad(top, 48) + "rank \(row.finalTopRank), " + String(format: "%.4f", row.finalTopScore))
+            }
+        }
+        if let stats {
+            emit("")
+            emit("heads (entropy / max, weight on <s>, </s>, previous, self, next, punctuation; label)")
+            for (layer, row) in stats.enumerated() {
+                for (head, s) in row.enumerated() {
+                    let values = [s.toBOS, s.toEOS, s.toPrev, s.toSelf, s.toNext].map { String(format: "%.2f", $0) }.joined(separator: " ")
+                    emit("  " + pad("\(layer + 1).\(head + 1)", 6) + pad(String(format: "%.2f/%.2f", s.entropy, s.entropyMax), 11) + values
+                         + " " + (s.toPunct.map { String(format: "%.2f", $0) } ?? "  - ") + "  " + s.label)
+                }
+            }
+        }
+    }
+}
+
+func lensJSON(_ lenses: [MaskLens]) -> JSONValue {
+    .array(lenses.map { lens in
+        .object([("position", .int(lens.position)),
+                 ("layers", .array(lens.layers.map { row in
+                     .array(row.candidates.map { c in
+                         .object([("token", .int(c.token)), ("token_str", .string(c.tokenStr)), ("score", .float(c.score))])
+                     })
+                 }))])
+    })
+}
+
+/// [layer][head][query][key] of a set of maps.
+func mapsJSON(_ maps: AttentionMaps) -> JSONValue {
+    .array((0..<maps.layers).map { layer in
+        .array((0..<maps.heads).map { head in
+            let matrix = Array(maps.matrix(layer: layer, head: head))
+            return .array((0..<maps.tokens).map { q in .array((0..<maps.tokens).map { k in .float(matrix[q * maps.tokens + k]) }) })
+        })
+    })
+}
+
+func headStatsJSON(_ stats: [[HeadStatistics]]) -> JSONValue {
+    .array(stats.map { row in
+        .array(row.map { s in
+            .object([("entropy", .number(s.entropy)), ("entropy_max", .number(s.entropyMax)), ("to_bos", .number(s.toBOS)),
+                     ("to_eos", .number(s.toEOS)), ("to_prev", .number(s.toPrev)), ("to_self", .number(s.toSelf)),
+                     ("to_next", .number(s.toNext)), ("to_punct", s.toPunct.map(JSONValue.number) ?? .null), ("label", .string(s.label))])
+        })
+    })
+}
+
+extension JSONValue {
+    /// The items of an array (empty for anything else).
+    var arrayItems: [JSONValue] {
+        if case .array(let items) = self { return items }
+        return []
     }
 }
 
