@@ -40,6 +40,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("batch-runs"), help: ArgumentHelp("Timed runs of the batch case, 0 (skip it) to 100.", valueName: "n"))
     var batchRuns: Int = 5
 
+    @Flag(help: "Also time the inside of the model on the first sentence: the logit lens at one mask (median of --runs), and the whole head-importance grid (once).")
+    var inside = false
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -96,6 +99,19 @@ struct Bench: ParsableCommand {
         }
         let batchSentences = try batchFile.map(Self.readBatchFile) ?? BatchMeasurement.defaultSentences
         let batch = batchRuns > 0 ? try BatchMeasurement.run(model: model, sentences: batchSentences, runs: batchRuns, warmup: min(warmup, 2)) : nil
+        var lensTimes: [Double] = [], gridSeconds: Double? = nil
+        if inside {
+            let ids = try model.inputIDs(for: texts[0])
+            for i in 0..<(warmup + runs) {
+                let t0 = monotonicSeconds()
+                _ = try model.logitLens(ids: ids, topK: 5)
+                if i >= warmup { lensTimes.append(monotonicSeconds() - t0) }
+            }
+            lensTimes.sort()
+            let t0 = monotonicSeconds()
+            _ = try model.headImportance(ids: ids)
+            gridSeconds = monotonicSeconds() - t0
+        }
         let typing = typingInterval > 0 ? TypingMeasurement.run(model: model, text: texts[0], interval: typingInterval / 1000) : nil
         let rss = peakRSSBytes()
         let threads = model.threads
@@ -117,6 +133,10 @@ struct Bench: ParsableCommand {
                                       ("best_sentences_per_second", .number((b.bestSentencesPerSecond * 10).rounded() / 10)),
                                       ("one_at_a_time_sentences_per_second", .number((b.oneAtATimeSentencesPerSecond * 10).rounded() / 10))])
                 } ?? .null),
+                ("inside", inside ? JSONValue.object([
+                    ("lens_median_ms", .number(ms(percentile(lensTimes, 0.5)))), ("lens_p90_ms", .number(ms(percentile(lensTimes, 0.9)))),
+                    ("head_grid_seconds", .number(((gridSeconds ?? 0) * 1000).rounded() / 1000)),
+                    ("heads", .int(model.config.numHiddenLayers * model.config.numAttentionHeads))]) : .null),
                 ("typing", typing.map { t in
                     JSONValue.object([("keys", .int(t.keys)), ("interval_ms", .number(ms(t.interval))),
                                       ("key_to_frame_median_ms", .number(ms(percentile(t.keyToFrame, 0.5)))),
@@ -137,6 +157,11 @@ struct Bench: ParsableCommand {
             let shown = r.text.count > 40 ? String(r.text.prefix(37)) + "..." : r.text
             emit(pad(String(r.tokens), 8) + pad(r.attention ? "yes" : "no", 11) + pad(String(format: "%.2f", ms(r.median)), 11)
                  + pad(String(format: "%.2f", ms(r.p90)), 9) + pad(String(format: "%.2f", ms(r.min)), 9) + shown)
+        }
+        if inside {
+            emit("")
+            emit("lens       one mask, \(model.config.numHiddenLayers + 1) rows (embeddings + every layer), first sentence: median \(String(format: "%.2f", ms(percentile(lensTimes, 0.5)))) ms, p90 \(String(format: "%.2f", ms(percentile(lensTimes, 0.9)))) ms")
+            emit("head grid  \(model.config.numHiddenLayers) x \(model.config.numAttentionHeads) heads knocked out one at a time, first sentence: \(String(format: "%.2f", gridSeconds ?? 0)) s")
         }
         if let b = batch {
             emit("")
