@@ -23,7 +23,9 @@ struct Inspect: ParsableCommand {
             (Kobayashi et al. 2020). --rollout: "rollout": [layer][query][key] (Abnar
             & Zuidema 2020). --head-stats: "head_stats": [layer][head] of {"entropy",
             "to_bos", "to_eos", "to_prev", "to_self", "to_next", "to_punct", "label"}
-            (Clark et al. 2019).
+            (Clark et al. 2019). --head-importance: "head_importance": {"position",
+            "token", "token_str", "delta": [layer][head]}, the change in log-probability
+            of the top candidate at the first mask with that head alone knocked out.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -51,6 +53,9 @@ struct Inspect: ParsableCommand {
 
     @Flag(name: .customLong("head-stats"), help: "Per-head entropy, attention to <s>, </s>, neighbours, punctuation, and a label.")
     var headStats = false
+
+    @Flag(name: .customLong("head-importance"), help: "For every head, the change in log-probability of the top candidate at the first mask when that head alone is knocked out.")
+    var headImportance = false
 
     @Argument(help: "The text, with at least one <mask>.")
     var text: String
@@ -85,6 +90,7 @@ struct Inspect: ParsableCommand {
         let lenses = lens ? try model.logitLens(ids: result.ids, topK: topK, knockout: heads) : nil
         let rolled = rollout ? result.attention.map(attentionRollout) : nil
         let stats = headStats ? result.attention.map { model.headStatistics($0, ids: result.ids) } : nil
+        let importance = headImportance ? try model.headImportance(ids: result.ids) : nil
         if json {
             var object = inspectJSON(result, tokens: tokens)
             guard case .object(var fields) = object else { return }
@@ -93,6 +99,13 @@ struct Inspect: ParsableCommand {
             if norms, let maps = result.encoder.norms { fields.append(("attention_norms", mapsJSON(maps))) }
             if let rolled { fields.append(("rollout", .array(mapsJSON(rolled).arrayItems.map { $0.arrayItems.first ?? .null }))) }
             if let stats { fields.append(("head_stats", headStatsJSON(stats))) }
+            if let importance {
+                fields.append(("head_importance", .object([
+                    ("position", .int(importance.position)), ("token", .int(importance.token)),
+                    ("token_str", .string(model.tokenizer.decode([importance.token]))),
+                    ("delta", .array(importance.deltas.map { .array($0.map(JSONValue.number)) })),
+                ])))
+            }
             object = .object(fields)
             emit(object.serialized())
             return
@@ -118,6 +131,14 @@ struct Inspect: ParsableCommand {
             for (layer, row) in lens.layers.enumerated() {
                 let top = row.candidates.prefix(3).map { visible($0.tokenStr) + " " + String(format: "%.3f", $0.score) }.joined(separator: "  ")
                 emit("  " + pad(layer == 0 ? "embed" : "layer \(layer)", 9) + pad(top, 48) + "rank \(row.finalTopRank), " + String(format: "%.4f", row.finalTopScore))
+            }
+        }
+        if let importance {
+            emit("")
+            emit("head importance: change of ln p(\(visible(model.tokenizer.decode([importance.token])))) at token \(importance.position) with one head knocked out")
+            emit("       " + (1...model.config.numAttentionHeads).map { pad("h\($0)", 8) }.joined())
+            for (layer, row) in importance.deltas.enumerated() {
+                emit(pad("L\(layer + 1)", 7) + row.map { pad(String(format: "%+.3f", $0), 8) }.joined())
             }
         }
         if let stats {
