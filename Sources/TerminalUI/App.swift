@@ -75,6 +75,13 @@ public final class WorkbenchApp {
                 }
             case .cancelScoring: background?.cancel()
             case .compareDistributions(let request): background?.compare(request)
+            case .measureImportance(let request):
+                if let background {
+                    background.importance(request)
+                } else {
+                    send(.importanceFinished(id: request.id, result: .failed("this workbench cannot measure head importance")))
+                }
+            case .cancelImportance: background?.cancelImportance()
             case .quit: break
             }
         }
@@ -86,16 +93,22 @@ public final class WorkbenchApp {
         public var score: (ScoreRequest) -> Void
         public var cancel: () -> Void
         public var compare: (ComparisonRequest) -> Void
+        public var importance: (ImportanceRequest) -> Void
+        public var cancelImportance: () -> Void
 
-        public init(score: @escaping (ScoreRequest) -> Void, cancel: @escaping () -> Void, compare: @escaping (ComparisonRequest) -> Void) {
+        public init(score: @escaping (ScoreRequest) -> Void, cancel: @escaping () -> Void, compare: @escaping (ComparisonRequest) -> Void,
+                    importance: @escaping (ImportanceRequest) -> Void = { _ in }, cancelImportance: @escaping () -> Void = {}) {
             self.score = score
             self.cancel = cancel
             self.compare = compare
+            self.importance = importance
+            self.cancelImportance = cancelImportance
         }
 
         /// The scheduler's own queue: comparisons and scorings wait behind the inference runs.
         public init(_ scheduler: InferenceScheduler) {
-            self.init(score: { scheduler.submitScore($0) }, cancel: { scheduler.cancelScores() }, compare: { scheduler.submitComparison($0) })
+            self.init(score: { scheduler.submitScore($0) }, cancel: { scheduler.cancelScores() }, compare: { scheduler.submitComparison($0) },
+                      importance: { scheduler.submitImportance($0) }, cancelImportance: { scheduler.cancelImportance() })
         }
     }
 

@@ -81,6 +81,7 @@ public enum Screen {
 
     /// Rows the candidates of every mask take (a header per mask, k rows, a gap), title excluded.
     static func candidateRows(_ state: WorkbenchState) -> Int {
+        if state.showLens { return LensView.rows(layers: state.model?.layers ?? 1) }
         let masks = max(1, state.analysis?.masks.count ?? 1)
         // Compare: the names and the measures' row under them, then per mask its header, k rows and its measures.
         return masks * (state.topK + 2) + (state.comparedModel == nil ? 0 : 2)

@@ -37,6 +37,20 @@ public enum Action: Equatable, Sendable {
     /// Enter on the overview: open the selected layer and head.
     case attentionHeadOpened
     case zoomStepped(Int)
+    /// x: knock the selected layer and head out of the active model (or put it back).
+    case headKnockoutToggled
+    /// X: put every knocked-out head of the active model back.
+    case knockoutCleared
+    /// F8 / l: show the logit lens in the candidates pane, or the candidates again.
+    case lensToggled
+    /// g: measure the head-importance grid for the sentence, or close it.
+    case importanceToggled
+    /// A head-importance run finished `layersDone` layers; dropped unless `id` is the grid's.
+    case importanceProgress(id: Int, layersDone: Int)
+    /// A head-importance run came back; dropped unless `id` is the grid's.
+    case importanceFinished(id: Int, result: ImportanceResult)
+    /// v: weights → norms → rollout in the heatmap and the overview.
+    case attentionValuesCycled
 
     case modelSwitchRequested
     /// F5 / M: open or close the model picker.
@@ -87,6 +101,11 @@ public enum Effect: Equatable, Sendable {
     case cancelScoring
     /// Measure the teacher's distributions against the student's; comes back as `.comparisonFinished`.
     case compareDistributions(ComparisonRequest)
+    /// Knock out each head alone and measure the change at the first mask; comes back as `.importanceFinished`,
+    /// with `.importanceProgress` after each layer.
+    case measureImportance(ImportanceRequest)
+    /// Stop the head-importance run under way (the sentence changed, or the grid closed).
+    case cancelImportance
     /// Write the session; `path` nil means a new file under sessions/.
     case saveSession(Session, path: String?)
     /// Load a model off the UI thread; the result comes back as `.modelLoaded` or `.modelLoadFailed`.

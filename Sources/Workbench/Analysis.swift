@@ -88,6 +88,16 @@ public struct Analysis: Equatable, Sendable {
     /// The masked-LM logits over the whole vocabulary at each mask ([mask][vocab], in mask order), kept when the
     /// request asked for them (compare mode: the measures between the two models need whole distributions).
     public var maskLogits: [[Float]]?
+    /// The heads knocked out for this run (their context zeroed before the output projection).
+    public var knockout: Set<HeadRef> = []
+    /// What the attention pane shows besides the weights, when the request asked for it: the norms
+    /// ‖α·f(x)‖ (Kobayashi et al. 2020) and the rollout through the layers (Abnar & Zuidema 2020, one "head").
+    public var norms: AttentionMaps?
+    public var rollout: AttentionMaps?
+    /// The logit lens at each mask (in mask order), when the request asked for it (the lens view is open).
+    public var lens: [MaskLens]?
+    /// Per layer and head, what the head's attention looks like (entropy, share to <s>, previous token…) and a label.
+    public var headStats: [[HeadStatistics]]?
 
     public init(text: String, tokens: [TokenRow], words: [WordTrace] = [], masks: [MaskRow] = [],
                 attention: AttentionMaps? = nil, latency: Double = 0, error: String? = nil, maskLogits: [[Float]]? = nil) {
@@ -120,6 +130,47 @@ public func visibleWhitespace(_ text: String) -> String {
         }
     }
     return out
+}
+
+/// What the attention pane's values are: the weights, their norms, or the rollout through the layers.
+public enum AttentionValues: String, CaseIterable, Codable, Sendable {
+    /// The attention probabilities α (softmax of QKᵀ/√d).
+    case weights
+    /// ‖α_ij · f(x_j)‖: how much each key's transformed vector moves the query (Kobayashi et al. 2020).
+    case norms
+    /// The mean over heads with the residual (0.5 A + 0.5 I), multiplied through the layers (Abnar & Zuidema 2020).
+    case rollout
+
+    /// The next mode in the cycle weights → norms → rollout → weights.
+    public var next: AttentionValues {
+        let all = Self.allCases
+        return all[((all.firstIndex(of: self) ?? 0) + 1) % all.count]
+    }
+
+    /// What the pane's title says the values are.
+    public var title: String {
+        switch self {
+        case .weights: return "weights"
+        case .norms: return "norms ‖αf(x)‖"
+        case .rollout: return "rollout"
+        }
+    }
+}
+
+extension Analysis {
+    /// The maps the attention pane shows in `mode` (nil while the run for that mode has not come back).
+    public func maps(_ mode: AttentionValues) -> AttentionMaps? {
+        switch mode {
+        case .weights: return attention
+        case .norms: return norms
+        case .rollout: return rollout
+        }
+    }
+}
+
+/// Knocked-out heads as the status line says them: "1.2, 3.4" (layer.head, counted from 1), in order.
+public func knockoutList(_ heads: Set<HeadRef>) -> String {
+    heads.sorted().map(\.description).joined(separator: ", ")
 }
 
 extension AttentionMaps {

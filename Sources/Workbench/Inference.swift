@@ -13,13 +13,24 @@ public struct InferenceRequest: Equatable, Sendable {
     public var topK: Int
     /// Keep the logits over the whole vocabulary at each mask (`Analysis.maskLogits`), for compare mode's measures.
     public var maskLogits: Bool
+    /// Heads to knock out (their context zeroed) while filling the masks.
+    public var knockout: Set<HeadRef>
+    /// Which attention values besides the weights to produce: norms need a capture in the forward pass, the
+    /// rollout is computed from the weights afterwards (both on the inference thread).
+    public var values: AttentionValues
+    /// Run the logit lens at each mask too (only while the lens view is open: it costs a second pass).
+    public var lens: Bool
 
-    public init(id: Int, model: Int, text: String, topK: Int, maskLogits: Bool = false) {
+    public init(id: Int, model: Int, text: String, topK: Int, maskLogits: Bool = false, knockout: Set<HeadRef> = [],
+                values: AttentionValues = .weights, lens: Bool = false) {
+        self.lens = lens
         self.id = id
         self.model = model
         self.text = text
         self.topK = topK
         self.maskLogits = maskLogits
+        self.knockout = knockout
+        self.values = values
     }
 }
 
@@ -27,7 +38,11 @@ extension RobertaModel {
     /// Tokenizes `text` with merge traces and, when it holds a mask, runs fill-mask with attention capture.
     /// A `cancellation` set during the run ends it early with `error` saying so. With `maskLogits`, the logits
     /// over the whole vocabulary at each mask are kept too (those the candidates were ranked from).
-    public func analyse(_ text: String, topK: Int, maskLogits: Bool = false, cancellation: Cancellation? = nil) -> Analysis {
+    ///
+    /// `knockout` heads are zeroed in the forward pass; `values` asks for the attention norms (captured in the pass) or
+    /// the rollout (computed from the weights). The head statistics are always computed from the weights.
+    public func analyse(_ text: String, topK: Int, maskLogits: Bool = false, knockout: Set<HeadRef> = [],
+                        values: AttentionValues = .weights, lens: Bool = false, cancellation: Cancellation? = nil) -> Analysis {
         let start = DispatchTime.now()
         let encoding = tokenizer.encode(text, trace: true)
         // The text's tokens are the words' tokens in order; <s> and </s> belong to no word.
@@ -47,16 +62,24 @@ extension RobertaModel {
                             span: encoding.offsets[i], word: wordOfToken[i])
         }
         var analysis = Analysis(text: text, tokens: tokens, words: encoding.words)
+        analysis.knockout = knockout
         do {
             // The ids of the traced encoding: the text is tokenized once per keystroke, not twice.
-            let result = try fillMask(ids: encoding.ids, options: FillMaskOptions(topK: topK, capture: CaptureOptions(attention: true)),
-                                      text: text, cancellation: cancellation)
+            let options = FillMaskOptions(topK: topK, capture: CaptureOptions(attention: true, norms: values == .norms), knockout: knockout)
+            let result = try fillMask(ids: encoding.ids, options: options, text: text, cancellation: cancellation)
             analysis.masks = result.masks.map { mask in
                 let word = tokens[mask.position].word.map { encoding.words[$0].range }
                 return MaskRow(position: mask.position, span: word ?? tokens[mask.position].span,
                                candidates: mask.candidates.map { CandidateRow(id: $0.token, text: $0.tokenStr, probability: $0.score) })
             }
             analysis.attention = result.attention
+            if let maps = result.attention {
+                analysis.headStats = headStatistics(maps, ids: encoding.ids)
+                if values == .rollout { analysis.rollout = attentionRollout(maps) }
+            }
+            if values == .norms { analysis.norms = result.encoder.norms }
+            // The lens is a view, not the answer: if it fails the candidates still show, and the view says it is missing.
+            if lens { analysis.lens = try? logitLens(ids: encoding.ids, topK: topK, knockout: knockout, cancellation: cancellation) }
             // fillMask keeps only the top-k of each mask; the measures need whole distributions. Without them the
             // candidates still show, and the measures are absent.
             if maskLogits { analysis.maskLogits = result.maskLogits }
@@ -91,6 +114,8 @@ public final class InferenceScheduler: @unchecked Sendable {
     private var pendingComparison: ComparisonRequest?
     /// Scorings not started, oldest first, at most one per model.
     private var pendingScores: [ScoreRequest] = []
+    /// The head-importance run asked for and not started.
+    private var pendingImportance: ImportanceRequest?
     /// The work going now: what it is, for which model, and how to stop it.
     private var current: (kind: WorkKind, model: Int, cancellation: Cancellation)?
     /// The model of the last run started.
@@ -100,7 +125,7 @@ public final class InferenceScheduler: @unchecked Sendable {
     private let deliver: @Sendable (InferenceRequest, Analysis) -> Void
     private let finished: @Sendable (Action) -> Void
 
-    private enum WorkKind { case inference, score }
+    private enum WorkKind { case inference, score, importance }
 
     /// - Parameters:
     ///   - deliver: called on the background thread with each finished run.
@@ -153,6 +178,22 @@ public final class InferenceScheduler: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Queues a head-importance run, replacing one not started and stopping one running.
+    public func submitImportance(_ request: ImportanceRequest) {
+        lock.lock()
+        pendingImportance = request
+        if let current, current.kind == .importance { current.cancellation.cancel() }
+        startIfIdle()
+    }
+
+    /// Drops the head-importance run not started and stops the running one; they deliver nothing.
+    public func cancelImportance() {
+        lock.lock()
+        pendingImportance = nil
+        if let current, current.kind == .importance { current.cancellation.cancel() }
+        lock.unlock()
+    }
+
     /// Starts the drain unless it is going; called with the lock held, releases it.
     private func startIfIdle() {
         let start = !running
@@ -178,9 +219,10 @@ public final class InferenceScheduler: @unchecked Sendable {
         case inference(InferenceRequest, RobertaModel)
         case comparison(ComparisonRequest, teacher: RobertaModel, student: RobertaModel)
         case score(ScoreRequest, RobertaModel)
+        case importance(ImportanceRequest, RobertaModel)
     }
 
-    /// The next work, in order: inference (the models in turn), then a comparison, then scorings. Nil when
+    /// The next work, in order: inference (the models in turn), then a comparison, then scorings, then head importance. Nil when
     /// nothing waits (then `running` is cleared). Called with the lock held.
     private func next() -> Work? {
         while true {
@@ -199,6 +241,11 @@ public final class InferenceScheduler: @unchecked Sendable {
                 guard models.indices.contains(request.model) else { continue }
                 return .score(request, models[request.model])
             }
+            if let request = pendingImportance {
+                pendingImportance = nil
+                guard models.indices.contains(request.model) else { continue }
+                return .importance(request, models[request.model])
+            }
             running = false
             return nil
         }
@@ -215,12 +262,15 @@ public final class InferenceScheduler: @unchecked Sendable {
             switch work {
             case .inference(let request, _): current = (.inference, request.model, cancellation)
             case .score(let request, _): current = (.score, request.model, cancellation)
+            case .importance(let request, _): current = (.importance, request.model, cancellation)
             case .comparison: current = nil
             }
             lock.unlock()
             switch work {
             case .inference(let request, let model):
-                let analysis = model.analyse(request.text, topK: request.topK, maskLogits: request.maskLogits, cancellation: cancellation)
+                let analysis = model.analyse(request.text, topK: request.topK, maskLogits: request.maskLogits,
+                                             knockout: request.knockout, values: request.values, lens: request.lens,
+                                             cancellation: cancellation)
                 finish()
                 if !cancellation.isCancelled { deliver(request, analysis) }
             case .comparison(let request, let teacher, let student):
@@ -232,6 +282,12 @@ public final class InferenceScheduler: @unchecked Sendable {
                 let score = model.scoreSentence(request.text, cancellation: cancellation)
                 finish()
                 if let score, !cancellation.isCancelled { finished(.scoreFinished(id: request.id, model: request.model, score: score)) }
+            case .importance(let request, let model):
+                let result = model.measureImportance(request.text, cancellation: cancellation) { done, _ in
+                    if !cancellation.isCancelled { self.finished(.importanceProgress(id: request.id, layersDone: done)) }
+                }
+                finish()
+                if let result, !cancellation.isCancelled { finished(.importanceFinished(id: request.id, result: result)) }
             }
         }
     }

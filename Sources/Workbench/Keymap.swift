@@ -18,6 +18,7 @@ public enum Keymap {
         KeyBinding(scope: "Anywhere", keys: "F5 (M)", does: "pick a model: loaded, cached, to pull"),
         KeyBinding(scope: "Anywhere", keys: "F6 (n)", does: "write a note (saved with the session)"),
         KeyBinding(scope: "Anywhere", keys: "F7 (p)", does: "pseudo-log-likelihood strip: score, hide"),
+        KeyBinding(scope: "Anywhere", keys: "F8 (l)", does: "logit lens of the mask / the candidates"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-S (s)", does: "save the session (sessions/NAME.json)"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-O", does: "insert <mask> at the cursor"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-C (q)", does: "quit (your work is autosaved)"),
@@ -42,6 +43,9 @@ public enum Keymap {
         KeyBinding(scope: "Attention", keys: ", / .", does: "previous / next head"),
         KeyBinding(scope: "Attention", keys: "a / o / h", does: "mean over heads / overview / one head"),
         KeyBinding(scope: "Attention", keys: "z / Z", does: "zoom in / out (cell width)"),
+        KeyBinding(scope: "Attention", keys: "x / X", does: "knock the head out (again: back) / all back"),
+        KeyBinding(scope: "Attention", keys: "v", does: "show weights → norms → rollout"),
+        KeyBinding(scope: "Attention", keys: "g", does: "head importance grid (again: close it)"),
         KeyBinding(scope: "Overview", keys: "arrows, Enter", does: "pick a layer and head, open it"),
         KeyBinding(scope: "Models", keys: "Up / Down, Enter", does: "select; switch to, load or how to pull"),
         KeyBinding(scope: "Models", keys: "Esc (F5, M)", does: "close the model list"),
@@ -74,6 +78,7 @@ public enum Keymap {
         case .function(5): return .pickerToggled
         case .function(6): return .notesOpened
         case .function(7): return .likelihoodToggled
+        case .function(8): return .lensToggled
         case .ctrl("s"): return .sessionSaveRequested
         case .ctrl("o"): return .maskInserted
         case .ctrl("c"): return .quitRequested
@@ -89,6 +94,7 @@ public enum Keymap {
         case .char("n"): return .notesOpened
         case .char("c"): return .compareToggled
         case .char("p"): return .likelihoodToggled
+        case .char("l"): return .lensToggled
         case .char("t"): return .themeCycled
         case .char("s"): return .sessionSaveRequested
         case .char("e"), .char("i"), .escape: return .focusSet(.editor)
@@ -191,6 +197,10 @@ public enum Keymap {
         case .char("h"): return .attentionModeSet(.head)
         case .char("z"): return .zoomStepped(1)
         case .char("Z"): return .zoomStepped(-1)
+        case .char("x"): return .headKnockoutToggled
+        case .char("X"): return .knockoutCleared
+        case .char("v"): return .attentionValuesCycled
+        case .char("g"): return .importanceToggled
         default: break
         }
         if overview {

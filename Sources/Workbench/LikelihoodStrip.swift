@@ -2,13 +2,14 @@ import Dispatch
 import RoBERTa
 import Scoring
 
-/// Score a sentence by pseudo-log-likelihood with one model, off the UI thread.
-public struct ScoreRequest: Equatable, Sendable {
-    /// A result whose id is not the strip's request for that model is stale and dropped.
+/// Work for one model on one text, off the UI thread: scoring a sentence (`ScoreRequest`), measuring head
+/// importance (`ImportanceRequest`).
+public struct ModelTextRequest: Equatable, Sendable {
+    /// An answer whose id is not the current request's for that model is stale and dropped.
     public var id: Int
     /// Index in `WorkbenchState.models`.
     public var model: Int
-    /// The text scored (no <mask>: the masks are filled in before).
+    /// The text (for scoring: no <mask>, the masks are filled in before).
     public var text: String
 
     public init(id: Int, model: Int, text: String) {
@@ -17,6 +18,9 @@ public struct ScoreRequest: Equatable, Sendable {
         self.text = text
     }
 }
+
+/// Score a sentence by pseudo-log-likelihood with one model.
+public typealias ScoreRequest = ModelTextRequest
 
 /// One model's pseudo-log-likelihood of the scored text (Salazar et al. 2020): every token but <s> and </s>
 /// masked in turn, the natural log of the probability the model gives the original token there.

@@ -1,3 +1,5 @@
+import RoBERTa
+
 /// The workbench's only state transition: applies `action` to `state` and says what work to start.
 ///
 /// Pure: no terminal, no clock, no model. Inference comes back later as `.inferenceFinished`, and a result
@@ -24,6 +26,10 @@ func followUps(_ state: inout WorkbenchState) -> [Effect] {
     if let strip = state.likelihood, strip.isPending, strip.source != state.text {
         state.likelihood?.cancelled = true
         effects.append(.cancelScoring)
+    }
+    if let grid = state.importance, grid.isPending, grid.source != state.text {
+        state.importance?.cancelled = true
+        effects.append(.cancelImportance)
     }
     return effects + comparisonEffects(&state)
 }
@@ -151,6 +157,44 @@ func apply(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
     case .zoomStepped(let delta):
         state.zoom = max(1, min(3, state.zoom + delta))
         return []
+    case .headKnockoutToggled:
+        guard let model = state.model else { return [] }
+        let head = HeadRef(layer: clamp(state.layer, model.layers), head: clamp(state.head, model.heads))
+        var heads = state.knockout
+        if heads.remove(head) == nil { heads.insert(head) }
+        state.knockouts[state.activeModel] = heads.isEmpty ? nil : heads
+        state.notice = Notice(heads.isEmpty ? "all heads back in" : "knocked out: \(knockoutList(heads)) (X puts them back)")
+        return requests(&state, onlyMissing: true)
+    case .knockoutCleared:
+        guard !state.knockout.isEmpty else {
+            state.notice = Notice("no head is knocked out (x on the attention pane knocks out the selected one)")
+            return []
+        }
+        state.knockouts[state.activeModel] = nil
+        state.notice = Notice("all heads back in")
+        return requests(&state, onlyMissing: true)
+    case .importanceToggled:
+        return importanceToggled(&state)
+    case .importanceProgress(let id, let done):
+        guard state.importance?.id == id, state.importance?.isPending == true else { return [] }
+        state.importance?.layersDone = done
+        return []
+    case .importanceFinished(let id, let result):
+        guard var grid = state.importance, grid.id == id, !grid.cancelled else { return [] }
+        grid.result = result
+        grid.layersDone = grid.layers
+        state.importance = grid
+        return []
+    case .lensToggled:
+        state.showLens.toggle()
+        if state.focus != .editor { state.focus = .candidates }
+        state.notice = Notice(state.showLens ? "lens: what each layer would fill in (F8 / l shows the candidates again)" : "candidates")
+        return state.showLens ? requests(&state, onlyMissing: true) : []
+    case .attentionValuesCycled:
+        state.attentionValues = state.attentionValues.next
+        if state.attentionValues == .rollout, state.attentionMode == .mean { state.attentionMode = .head }
+        state.notice = Notice("attention: \(state.attentionValues.title)")
+        return requests(&state, onlyMissing: true)
 
     case .modelSwitchRequested:
         guard state.models.count > 1 else {
@@ -349,14 +393,19 @@ func requests(_ state: inout WorkbenchState, onlyMissing: Bool = false) -> [Effe
     var effects: [Effect] = []
     for model in models where state.models.indices.contains(model) {
         // In compare mode a result also needs the logits at its masks, for the measures between the two models.
+        let knockout = state.knockouts[model] ?? []
+        let values = state.attentionValues
         if onlyMissing, let shown = state.results[model], shown.text == state.text, !state.isUpdating(model),
-           (shown.masks.allSatisfy({ $0.candidates.count == state.topK }) && (!compare || shown.maskLogits != nil)) || shown.error != nil {
+           (shown.masks.allSatisfy({ $0.candidates.count == state.topK }) && (!compare || shown.maskLogits != nil)
+            && shown.knockout == knockout && (shown.attention == nil || shown.maps(values) != nil)
+            && (!state.showLens || shown.lens != nil)) || shown.error != nil {
             continue
         }
         let id = state.nextRequestID
         state.nextRequestID += 1
         state.latestRequest[model] = id
-        effects.append(.runInference(InferenceRequest(id: id, model: model, text: state.text, topK: state.topK, maskLogits: compare)))
+        effects.append(.runInference(InferenceRequest(id: id, model: model, text: state.text, topK: state.topK, maskLogits: compare,
+                                                                  knockout: knockout, values: values, lens: state.showLens)))
     }
     return effects
 }

@@ -1,3 +1,4 @@
+import RoBERTa
 import FileSupport
 import Foundation
 
@@ -18,6 +19,10 @@ public struct Session: Codable, Equatable, Sendable {
     public var layer = 0
     public var head = 0
     public var attentionMode: AttentionMode = .head
+    /// What the heatmap shows: weights, norms or rollout.
+    public var attentionValues: AttentionValues = .weights
+    /// The active model's knocked-out heads as "layer.head", counted from 1 ("2.3").
+    public var knockout: [String] = []
     public var theme: String?
     public var notes = ""
 
@@ -28,7 +33,7 @@ public struct Session: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case version, models, activeModel, compare, text, history, topK, focus, selectedMask, selectedCandidate
-        case selectedToken, layer, head, attentionMode, theme, notes
+        case selectedToken, layer, head, attentionMode, attentionValues, knockout, theme, notes
     }
 
     /// Every field but `text` may be missing, so hand-written sessions stay short.
@@ -48,6 +53,8 @@ public struct Session: Codable, Equatable, Sendable {
         layer = try c.decodeIfPresent(Int.self, forKey: .layer) ?? 0
         head = try c.decodeIfPresent(Int.self, forKey: .head) ?? 0
         attentionMode = try c.decodeIfPresent(AttentionMode.self, forKey: .attentionMode) ?? .head
+        attentionValues = try c.decodeIfPresent(AttentionValues.self, forKey: .attentionValues) ?? .weights
+        knockout = try c.decodeIfPresent([String].self, forKey: .knockout) ?? []
         theme = try c.decodeIfPresent(String.self, forKey: .theme)
         notes = try c.decodeIfPresent(String.self, forKey: .notes) ?? ""
     }
@@ -112,6 +119,8 @@ extension WorkbenchState {
         s.layer = layer
         s.head = head
         s.attentionMode = attentionMode
+        s.attentionValues = attentionValues
+        s.knockout = knockout.sorted().map(\.description)
         s.theme = theme
         s.notes = notes
         return s
@@ -131,6 +140,15 @@ extension WorkbenchState {
         layer = max(0, min(s.layer, (model?.layers ?? 1) - 1))
         head = max(0, min(s.head, (model?.heads ?? 1) - 1))
         attentionMode = s.attentionMode
+        attentionValues = s.attentionValues
+        // Heads this model does not have (another model, a hand-edited file) are left out rather than failing every run.
+        let heads = Set(s.knockout.compactMap { name -> HeadRef? in
+            let parts = name.split(separator: ".")
+            guard parts.count == 2, let l = Int(parts[0]), let h = Int(parts[1]), let model,
+                  (1...model.layers).contains(l), (1...model.heads).contains(h) else { return nil }
+            return HeadRef(layer: l - 1, head: h - 1)
+        })
+        knockouts = heads.isEmpty ? [:] : [activeModel: heads]
         if let t = s.theme, themes.contains(t) { theme = t }
         notes = s.notes
     }

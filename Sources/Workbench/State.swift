@@ -74,6 +74,14 @@ public struct WorkbenchState: Equatable, Sendable {
     /// The heatmap cell under the cursor: query row and key column.
     public var query = 0
     public var key = 0
+    /// What the heatmap and overview show: weights, norms or rollout (v cycles).
+    public var attentionValues: AttentionValues = .weights
+    /// Whether the candidates pane shows the logit lens of the selected mask instead of the candidates (F8 / l).
+    public var showLens = false
+    /// The head-importance grid (g); nil while it is closed.
+    public var importance: ImportanceGrid?
+    /// Heads knocked out per model index (x toggles the selected head, X restores them all).
+    public var knockouts: [Int: Set<HeadRef>] = [:]
     /// Heatmap cell width in columns (1...3).
     public var zoom = 2
 
@@ -131,6 +139,9 @@ public struct WorkbenchState: Equatable, Sendable {
 
     /// The active model's description, if any model is loaded.
     public var model: ModelInfo? { models.indices.contains(activeModel) ? models[activeModel] : nil }
+
+    /// The heads knocked out in the active model.
+    public var knockout: Set<HeadRef> { knockouts[activeModel] ?? [] }
 
     /// The active model's latest result.
     public var analysis: Analysis? { results[activeModel] }

@@ -96,14 +96,61 @@ enum Fixture {
             switch effect {
             case .runInference(let request):
                 let info = state.models[request.model]
-                queue += reduce(&state, .inferenceFinished(id: request.id, model: request.model, analysis: try analysis(
-                    request.text, layers: info.layers, heads: info.heads, seed: request.model, topK: request.topK, maskLogits: request.maskLogits)))
+                var result = try analysis(request.text, layers: info.layers, heads: info.heads, seed: request.model, topK: request.topK,
+                                          maskLogits: request.maskLogits)
+                inside(&result, request)
+                queue += reduce(&state, .inferenceFinished(id: request.id, model: request.model, analysis: result))
             case .compareDistributions(let request):
                 queue += reduce(&state, .comparisonFinished(ComparisonResult(request, pair: try pair.get())))
+            case .measureImportance(let request):
+                // Made up: head 2 of the last layer matters most, a few help a rival (positive).
+                let info = state.models[request.model]
+                var deltas: [[Double]] = []
+                for l in 0..<info.layers {
+                    var row: [Double] = []
+                    for h in 0..<info.heads {
+                        let rival: Double = h == 3 ? 0.4 : 0
+                        row.append(l == info.layers - 1 && h == 1 ? -2.5 : -0.3 * Double((l * 7 + h * 3) % 5) + rival)
+                    }
+                    deltas.append(row)
+                }
+                queue += reduce(&state, .importanceProgress(id: request.id, layersDone: 1))
+                queue += reduce(&state, .importanceFinished(id: request.id, result: ImportanceResult(position: 4, token: " capital", deltas: deltas)))
             case .scoreSentence(let request):
                 queue += reduce(&state, .scoreFinished(id: request.id, model: request.model, score: try score(request.text, model: request.model)))
             default: break
             }
+        }
+    }
+
+    /// What `analyse` adds to a run as the request asks: the knocked-out heads (the made-up candidates stay the
+    /// same), the head statistics of the made-up attention, made-up norms (the weights times 1, 2 or 3 by key), the rollout.
+    static func inside(_ result: inout Analysis, _ request: InferenceRequest) {
+        result.knockout = request.knockout
+        guard let maps = result.attention else { return }
+        if request.lens {
+            // Layer by layer the first candidate climbs from far down to the top, and the layer's own guesses change.
+            result.lens = result.masks.map { mask in
+                let top = mask.candidates[0]
+                let rows = (0...maps.layers).map { l -> LensLayer in
+                    let share = Float(l + 1) / Float(maps.layers + 1)
+                    let guesses = (0..<min(3, request.topK)).map { r -> LensCandidate in
+                        let w = l == maps.layers ? (top.id - 300 + r) % words.count : (l + 3 + r) % words.count
+                        return LensCandidate(token: 300 + w, tokenStr: words[w], score: 0.5 * share / Float(r + 1))
+                    }
+                    return LensLayer(candidates: guesses, finalTopRank: l == maps.layers ? 1 : 40 >> l, finalTopScore: 0.5 * share * share)
+                }
+                return MaskLens(position: mask.position, layers: rows)
+            }
+        }
+        result.headStats = try? model.get().headStatistics(maps, ids: result.tokens.map(\.id))
+        switch request.values {
+        case .weights: break
+        case .norms:
+            let n = maps.tokens
+            result.norms = AttentionMaps(layers: maps.layers, heads: maps.heads, tokens: n,
+                                         values: maps.values.enumerated().map { $0.element * Float(1 + ($0.offset % n) % 3) })
+        case .rollout: result.rollout = attentionRollout(maps)
         }
     }
 

@@ -10,18 +10,40 @@ public enum AttentionPane {
         buffer.fill(rect, with: Cell(" ", theme.plain))
         let focused = state.focus == .attention
         let layers = state.model?.layers ?? 0, heads = state.model?.heads ?? 0
-        let detail: String
-        switch state.attentionMode {
-        case .head: detail = "layer \(state.layer + 1)/\(layers) · head \(state.head + 1)/\(heads)"
-        case .mean: detail = "layer \(state.layer + 1)/\(layers) · mean of \(heads) heads"
-        case .overview: detail = "overview · \(layers) layers × \(heads) heads · L\(state.layer + 1) H\(state.head + 1)"
+        let values = state.attentionValues
+        let knocked = state.knockout
+        let selectedOut = knocked.contains(HeadRef(layer: state.layer, head: state.head))
+        let label = state.analysis?.headStats.flatMap { stats in
+            stats.indices.contains(state.layer) && stats[state.layer].indices.contains(state.head) ? stats[state.layer][state.head].label : nil
+        } ?? ""
+        var detail = values.title + " · "
+        switch (state.attentionMode, values) {
+        case (.overview, .rollout): detail += "overview · \(layers) layers"
+        case (.overview, _): detail += "overview · L\(state.layer + 1) H\(state.head + 1)"
+        case (_, .rollout): detail += "to layer \(state.layer + 1)/\(layers), all heads"
+        case (.head, _): detail += "layer \(state.layer + 1)/\(layers) · head \(state.head + 1)/\(heads)"
+        case (.mean, _): detail += "layer \(state.layer + 1)/\(layers) · mean of \(heads) heads"
         }
-        PaneTitle.draw("Attention", detail: detail, hint: "[ ] layer  , . head  a mean  o overview  z zoom",
+        if values != .rollout, state.attentionMode != .mean {
+            if !label.isEmpty { detail += " " + label }
+            if selectedOut { detail += " · out" }
+        }
+        let grid = state.attentionMode == .overview ? state.importance.flatMap { $0.model == state.activeModel ? $0 : nil } : nil
+        if grid != nil { detail = "head importance · L\(state.layer + 1) H\(state.head + 1)" + (selectedOut ? " · out" : "") }
+        PaneTitle.draw("Attention", detail: detail, hint: "[ ] layer  , . head  v values  x knock out  g importance",
                        focused: focused, theme: theme, in: rect, into: &buffer, tabbed: tabbed)
         let body = Rect(x: rect.x + 1, y: rect.y + 1, width: rect.width - 1, height: rect.height - 1)
-        guard let analysis = state.analysis, let maps = analysis.attention, maps.tokens == analysis.tokens.count else {
+        if let grid {
+            renderImportance(state, grid: grid, theme: theme, in: body, into: &buffer)
+            return
+        }
+        guard let analysis = state.analysis, let weights = analysis.attention, weights.tokens == analysis.tokens.count else {
             let message = state.analysis?.error ?? "waiting for the first run…"
             PaneTitle.wrap("attention appears once the text has a <mask>. " + message, style: theme.dimmed, in: body, into: &buffer)
+            return
+        }
+        guard let maps = analysis.maps(values), maps.tokens == analysis.tokens.count else {
+            PaneTitle.wrap("computing the \(values.rawValue)… (v shows the next kind of values)", style: theme.dimmed, in: body, into: &buffer)
             return
         }
         let layer = min(state.layer, maps.layers - 1), head = min(state.head, maps.heads - 1)
@@ -150,12 +172,15 @@ public enum AttentionPane {
         let blockHeight = max(1, min(6, (rect.height - 2) / maps.layers))
         let pooled = blockWidth >= 2 && blockHeight >= 2
         let q = min(state.query, n - 1), k = min(state.key, n - 1)
-        let headline = pooled ? "each block: one head's map, pooled · Enter opens the selected head"
-            : "each cell: attention from q \(q) to k \(k) · Enter opens the selected head"
+        let selectedHead = min(state.head, maps.heads - 1)
+        let rollout = state.attentionValues == .rollout
+        let what = rollout ? "all heads, from layer 1 to each" : state.knockout.isEmpty ? "Enter opens the selected head" : "× knocked out"
+        let headline = pooled ? (rollout ? "each block: the rollout, pooled · " : "each block: one head's \(state.attentionValues.rawValue), pooled · ") + what
+            : "each cell: \(state.attentionValues.rawValue) from q \(q) to k \(k) · " + what
         buffer.put(headline, x: rect.x, y: rect.y, style: theme.dimmed, maxWidth: rect.width)
         for h in 0..<maps.heads {
             let x = rect.x + labelWidth + h * (blockWidth + 1)
-            buffer.put("H\(h + 1)", x: x, y: rect.y + 1, style: h == state.head ? theme.selected : theme.dimmed,
+            buffer.put(maps.heads == 1 ? "all" : "H\(h + 1)", x: x, y: rect.y + 1, style: h == selectedHead ? theme.selected : theme.dimmed,
                        maxWidth: max(blockWidth, 1) + (blockWidth < 3 ? 1 : 0))
         }
         let visibleLayers = max(1, (rect.height - 2) / blockHeight)
@@ -169,7 +194,9 @@ public enum AttentionPane {
             buffer.put("L\(l + 1)", x: rect.x, y: y0, style: l == state.layer ? theme.selected : theme.dimmed)
             for h in 0..<maps.heads {
                 let x0 = rect.x + labelWidth + h * (blockWidth + 1)
-                let selected = l == state.layer && h == state.head
+                let selected = l == state.layer && h == selectedHead
+                let out = maps.heads > 1 && state.knockout.contains(HeadRef(layer: l, head: h))
+                defer { if out { buffer.put("×", x: x0, y: y0, style: theme.accented) } }
                 if pooled {
                     let m = maps.matrix(layer: l, head: h)
                     let base = m.startIndex
@@ -195,6 +222,69 @@ public enum AttentionPane {
                     }
                     buffer.put(String(repeating: text, count: blockWidth), x: x0, y: y0, style: style)
                 }
+            }
+        }
+    }
+
+    /// The head-importance grid (g), laid out as the overview: per layer and head, Δ ln p of the top candidate at
+    /// the first mask with that head alone knocked out, as a number when there is room, shaded by its size.
+    static func renderImportance(_ state: WorkbenchState, grid: ImportanceGrid, theme: Theme, in rect: Rect,
+                                 into buffer: inout CellBuffer) {
+        guard rect.height >= 2 else { return }
+        guard let result = grid.result else {
+            let text = grid.cancelled ? "stopped: the sentence changed while the heads were measured; g measures it again"
+                : "measuring head importance… layer \(grid.layersDone)/\(grid.layers): each head knocked out alone (an edit stops it)"
+            let used = PaneTitle.wrap(text, style: theme.dimmed, in: Rect(x: rect.x, y: rect.y, width: rect.width, height: rect.height - 1),
+                                      into: &buffer)
+            if !grid.cancelled, grid.layers > 0, rect.height - used >= 1 {
+                let width = max(1, min(40, rect.width - 2))
+                let filled = width * grid.layersDone / grid.layers
+                buffer.put(String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled),
+                           x: rect.x, y: rect.y + used, style: theme.accented)
+            }
+            return
+        }
+        if let error = result.error {
+            PaneTitle.wrap(error, style: theme.errorStyle, in: rect, into: &buffer)
+            return
+        }
+        let layers = result.deltas.count, heads = result.deltas.first?.count ?? 0
+        guard layers > 0, heads > 0, rect.height >= 3 else { return }
+        let stale = grid.source != state.text ? " (an earlier sentence)" : ""
+        let headline = "Δ ln p(\(visibleWhitespace(result.token))) at token \(result.position), one head out; darker: more needed" + stale
+        buffer.put(headline, x: rect.x, y: rect.y, style: theme.dimmed, maxWidth: rect.width)
+        let labelWidth = 4
+        let cellWidth = max(1, min(7, (rect.width - labelWidth) / heads))
+        let numbers = cellWidth >= 6
+        let peak = max(result.deltas.joined().map { abs($0) }.max() ?? 0, 1e-9)
+        for h in 0..<heads where numbers || h % max(1, 3 / cellWidth + 1) == 0 {
+            buffer.put("H\(h + 1)", x: rect.x + labelWidth + h * cellWidth + (numbers ? 1 : 0), y: rect.y + 1,
+                       style: h == state.head ? theme.selected : theme.dimmed, maxWidth: max(cellWidth, 3))
+        }
+        let visible = max(1, rect.height - 2)
+        let first = scrollStart(cursor: state.layer, visible: visible, total: layers)
+        for l in first..<min(layers, first + visible) {
+            let y = rect.y + 2 + l - first
+            buffer.put("L\(l + 1)", x: rect.x, y: y, style: l == state.layer ? theme.selected : theme.dimmed)
+            for h in 0..<heads {
+                let x = rect.x + labelWidth + h * cellWidth
+                let delta = result.deltas[l][h]
+                // Shaded by how much the guess loses (a head that helps a rival, a positive Δ, stays light).
+                var (shade, style) = theme.heatCell(max(0, -delta) / peak)
+                let selected = l == state.layer && h == state.head
+                if numbers {
+                    let text = rightAligned(String(format: "%+.2f", delta), cellWidth - 2)
+                    buffer.put(text, x: x, y: y, style: selected ? theme.selected : theme.plain)
+                    buffer.put(shade, x: x + cellWidth - 2, y: y, style: style)
+                } else {
+                    if selected, theme.monochrome { style = Style(reverse: true) }
+                    if selected, shade == " " { shade = "·" }
+                    buffer.put(String(repeating: shade, count: cellWidth), x: x, y: y, style: style)
+                }
+                if state.knockout.contains(HeadRef(layer: l, head: h)) {
+                    buffer.put("×", x: numbers ? x + cellWidth - 2 : x, y: y, style: theme.accented)
+                }
+                if selected, !numbers { buffer.put("▸", x: x - 1, y: y, style: theme.accented) }
             }
         }
     }

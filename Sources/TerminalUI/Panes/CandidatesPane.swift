@@ -13,7 +13,8 @@ public enum CandidatesPane {
         var detail = "top-\(state.topK)"
         if let masks = analysis?.masks, masks.count > 1 { detail = "mask \(state.selectedMask + 1) of \(masks.count) · " + detail }
         if state.isUpdating(state.activeModel) { detail += " · updating…" }
-        PaneTitle.draw("Candidates", detail: detail, hint: "↑↓ pick  ←→ mask  Enter accept  +/- k", focused: focused,
+        if state.showLens { detail = "logit lens: each layer's guess · " + detail }
+        PaneTitle.draw("Candidates", detail: detail, hint: state.showLens ? "←→ mask  l candidates" : "↑↓ pick  ←→ mask  Enter accept  +/- k", focused: focused,
                        theme: theme, in: rect, into: &buffer, tabbed: tabbed)
         let body = Rect(x: rect.x + 1, y: rect.y + 1, width: rect.width - 2, height: rect.height - 1)
         guard let analysis else {
@@ -25,7 +26,9 @@ public enum CandidatesPane {
                            in: body, into: &buffer)
             return
         }
-        if let other = state.comparedModel {
+        if state.showLens {
+            LensView.render(state, analysis: analysis, theme: theme, in: body, into: &buffer)
+        } else if let other = state.comparedModel {
             renderCompare(state, analysis: analysis, other: other, theme: theme, in: body, into: &buffer)
         } else {
             renderSingle(state, analysis: analysis, theme: theme, in: body, into: &buffer)

@@ -57,6 +57,7 @@ public enum StatusLine {
             parts.append(formatLatency(analysis.latency))
         }
         parts.append("top-\(state.topK)")
+        if !state.knockout.isEmpty { parts.append("knocked out: " + knockoutList(state.knockout)) }
         if let loading = state.loadingModel { parts.append("loading \(loading)…") }
         if state.isUpdating(state.activeModel) || (state.comparedModel.map { state.isUpdating($0) } ?? false) {
             parts.append("running…")
