@@ -48,7 +48,16 @@ public enum Screen {
                 panes = rest
             }
         }
-        if large {
+        if large, state.showLens, state.comparedModel != nil {
+            // The lens of two models side by side takes the whole width; tokens and attention share what is left.
+            let (top, rest) = panes.splitTop(min(panes.height / 2, candidateRows(state) + 1))
+            CandidatesPane.render(state, theme: theme, in: top, into: &buffer)
+            let (left, right) = rest.splitLeft(max(56, width * 2 / 5))
+            TokensPane.render(state, theme: theme, in: left, into: &buffer)
+            let attention = Rect(x: right.x + 1, y: right.y, width: right.width - 1, height: right.height)
+            for y in right.y..<right.maxY { buffer.put("│", x: right.x, y: y, style: theme.dimmed) }
+            AttentionPane.render(state, theme: theme, in: attention, into: &buffer)
+        } else if large {
             let (left, right) = panes.splitLeft(max(56, width * 2 / 5))
             let (top, bottom) = left.splitTop(min(left.height / 2, max(8, candidateRows(state) + 1)))
             CandidatesPane.render(state, theme: theme, in: top, into: &buffer)
@@ -81,7 +90,13 @@ public enum Screen {
 
     /// Rows the candidates of every mask take (a header per mask, k rows, a gap), title excluded.
     static func candidateRows(_ state: WorkbenchState) -> Int {
-        if state.showLens { return LensView.rows(layers: state.model?.layers ?? 1) }
+        if state.showLens {
+            // Compare: the deeper model's rows, and a row for the names.
+            let layers = ([state.activeModel] + (state.comparedModel.map { [$0] } ?? [])).compactMap {
+                state.models.indices.contains($0) ? state.models[$0].layers : nil
+            }.max() ?? 1
+            return LensView.rows(layers: layers) + (state.comparedModel == nil ? 0 : 1)
+        }
         let masks = max(1, state.analysis?.masks.count ?? 1)
         // Compare: the names and the measures' row under them, then per mask its header, k rows and its measures.
         return masks * (state.topK + 2) + (state.comparedModel == nil ? 0 : 2)

@@ -51,6 +51,8 @@ public enum Action: Equatable, Sendable {
     case importanceFinished(id: Int, result: ImportanceResult)
     /// v: weights → norms → rollout in the heatmap and the overview.
     case attentionValuesCycled
+    /// S: the overview coloured by the heads' maps → entropy/max → to <s> → … → to punct → the maps again.
+    case headStatisticCycled
 
     case modelSwitchRequested
     /// F5 / M: open or close the model picker.

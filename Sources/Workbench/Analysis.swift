@@ -13,8 +13,12 @@ public struct ModelInfo: Equatable, Sendable {
     public var maxTokens: Int
     /// The directory it was loaded from, when known (matches it with the model picker's catalogue).
     public var directory: String?
+    /// The teacher layers its layers were initialised from, when its config.json or model card says (distilled models).
+    public var layerOrigin: LayerOrigin?
 
-    public init(name: String, path: String, layers: Int, heads: Int, maxTokens: Int, directory: String? = nil) {
+    public init(name: String, path: String, layers: Int, heads: Int, maxTokens: Int, directory: String? = nil,
+                layerOrigin: LayerOrigin? = nil) {
+        self.layerOrigin = layerOrigin
         self.name = name
         self.path = path
         self.layers = layers

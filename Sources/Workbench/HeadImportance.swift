@@ -91,6 +91,7 @@ func importanceToggled(_ state: inout WorkbenchState) -> [Effect] {
     state.nextRequestID += 1
     state.importance = ImportanceGrid(id: id, model: state.activeModel, source: state.text, layers: model.layers)
     state.attentionMode = .overview
+    state.headStatistic = nil
     state.notice = Notice("measuring head importance: each head knocked out alone (an edit stops it; g closes)")
     return cancel + [.measureImportance(ImportanceRequest(id: id, model: state.activeModel, text: state.text))]
 }

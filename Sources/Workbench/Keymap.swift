@@ -45,6 +45,7 @@ public enum Keymap {
         KeyBinding(scope: "Attention", keys: "z / Z", does: "zoom in / out (cell width)"),
         KeyBinding(scope: "Attention", keys: "x / X", does: "knock the head out (again: back) / all back"),
         KeyBinding(scope: "Attention", keys: "v", does: "show weights → norms → rollout"),
+        KeyBinding(scope: "Attention", keys: "S", does: "overview by a head statistic (cycles; then maps)"),
         KeyBinding(scope: "Attention", keys: "g", does: "head importance grid (again: close it)"),
         KeyBinding(scope: "Overview", keys: "arrows, Enter", does: "pick a layer and head, open it"),
         KeyBinding(scope: "Models", keys: "Up / Down, Enter", does: "select; switch to, load or how to pull"),
@@ -201,6 +202,7 @@ public enum Keymap {
         case .char("X"): return .knockoutCleared
         case .char("v"): return .attentionValuesCycled
         case .char("g"): return .importanceToggled
+        case .char("S"): return .headStatisticCycled
         default: break
         }
         if overview {

@@ -196,6 +196,16 @@ func apply(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
         state.notice = Notice("attention: \(state.attentionValues.title)")
         return requests(&state, onlyMissing: true)
 
+    case .headStatisticCycled:
+        state.headStatistic = HeadStatistic.after(state.headStatistic)
+        state.attentionMode = .overview
+        if let statistic = state.headStatistic {
+            state.notice = Notice("overview: \(statistic.title) per head (S: next statistic)")
+        } else {
+            state.notice = Notice("overview: the heads' maps")
+        }
+        return []
+
     case .modelSwitchRequested:
         guard state.models.count > 1 else {
             state.notice = Notice("only one model is loaded; F5 (M outside the editor) lists the others, or start with --model A --model B", isError: true)

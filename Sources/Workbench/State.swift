@@ -76,6 +76,8 @@ public struct WorkbenchState: Equatable, Sendable {
     public var key = 0
     /// What the heatmap and overview show: weights, norms or rollout (v cycles).
     public var attentionValues: AttentionValues = .weights
+    /// What colours the overview: nil for the heads' maps, else one statistic per head (S cycles).
+    public var headStatistic: HeadStatistic?
     /// Whether the candidates pane shows the logit lens of the selected mask instead of the candidates (F8 / l).
     public var showLens = false
     /// The head-importance grid (g); nil while it is closed.

@@ -226,6 +226,7 @@ extension ModelInfo {
     /// What the workbench shows of a loaded model, under the name and path it was asked for.
     init(_ model: RobertaModel, name: String, path: String, directory: String) {
         self.init(name: name, path: path, layers: model.config.numHiddenLayers, heads: model.config.numAttentionHeads,
-                  maxTokens: model.config.maxTokens, directory: URL(fileURLWithPath: directory).standardizedFileURL.path)
+                  maxTokens: model.config.maxTokens, directory: URL(fileURLWithPath: directory).standardizedFileURL.path,
+                  layerOrigin: LayerOrigin.read(directory: directory))
     }
 }

@@ -28,7 +28,13 @@ public enum AttentionPane {
             if !label.isEmpty { detail += " " + label }
             if selectedOut { detail += " · out" }
         }
-        let grid = state.attentionMode == .overview ? state.importance.flatMap { $0.model == state.activeModel ? $0 : nil } : nil
+        let statistic = state.attentionMode == .overview ? state.headStatistic : nil
+        if let statistic {
+            // The labels are in the cells.
+            detail = "overview · \(statistic.title) per head · L\(state.layer + 1) H\(state.head + 1)" + (selectedOut ? " · out" : "")
+        }
+        let grid = state.attentionMode == .overview && statistic == nil
+            ? state.importance.flatMap { $0.model == state.activeModel ? $0 : nil } : nil
         if grid != nil { detail = "head importance · L\(state.layer + 1) H\(state.head + 1)" + (selectedOut ? " · out" : "") }
         PaneTitle.draw("Attention", detail: detail, hint: "[ ] layer  , . head  v values  x knock out  g importance",
                        focused: focused, theme: theme, in: rect, into: &buffer, tabbed: tabbed)
@@ -40,6 +46,10 @@ public enum AttentionPane {
         guard let analysis = state.analysis, let weights = analysis.attention, weights.tokens == analysis.tokens.count else {
             let message = state.analysis?.error ?? "waiting for the first run…"
             PaneTitle.wrap("attention appears once the text has a <mask>. " + message, style: theme.dimmed, in: body, into: &buffer)
+            return
+        }
+        if let statistic, let stats = analysis.headStats, !stats.isEmpty {
+            renderStatistic(state, statistic: statistic, stats: stats, theme: theme, in: body, into: &buffer)
             return
         }
         guard let maps = analysis.maps(values), maps.tokens == analysis.tokens.count else {
@@ -223,6 +233,76 @@ public enum AttentionPane {
                     buffer.put(String(repeating: text, count: blockWidth), x: x0, y: y0, style: style)
                 }
             }
+        }
+    }
+
+    /// The overview coloured by one head statistic (S): per layer and head the statistic's value in 0…1 (computed in
+    /// Analysis), shaded along the theme's ramp, with the value and the head's label written in the cell where they fit.
+    static func renderStatistic(_ state: WorkbenchState, statistic: HeadStatistic, stats: [[HeadStatistics]], theme: Theme,
+                                in rect: Rect, into buffer: inout CellBuffer) {
+        let layers = stats.count, heads = stats.map(\.count).max() ?? 0
+        guard layers > 0, heads > 0, rect.height >= 3 else { return }
+        let what = statistic == .entropy ? "mean row entropy / ln(tokens), 1 = uniform" : "mean weight \(statistic.title), over the queries"
+        let headline = "each cell: \(what) · darker: more · S next"
+        buffer.put(columnWidth(headline) <= rect.width ? headline : "each cell: \(statistic.title) · S next", x: rect.x, y: rect.y,
+                   style: theme.dimmed, maxWidth: rect.width)
+        let labelWidth = 4
+        let cellWidth = max(2, min(16, (rect.width - labelWidth) / heads))
+        let layer = min(state.layer, layers - 1), head = min(state.head, heads - 1)
+        for h in 0..<heads where cellWidth >= 3 || h % 2 == 0 {
+            buffer.put("H\(h + 1)", x: rect.x + labelWidth + h * cellWidth + 1, y: rect.y + 1,
+                       style: h == head ? theme.selected : theme.dimmed, maxWidth: max(cellWidth - 1, 2))
+        }
+        // Two rows a layer when there is room (the label on the second), else one.
+        let legendRows = rect.height >= layers + 4 ? 1 : 0
+        let rowsPerLayer = rect.height - 2 - legendRows >= layers * 2 ? 2 : 1
+        let visible = max(1, (rect.height - 2 - legendRows) / rowsPerLayer)
+        let first = scrollStart(cursor: layer, visible: visible, total: layers)
+        for l in first..<min(layers, first + visible) {
+            let y = rect.y + 2 + (l - first) * rowsPerLayer
+            buffer.put("L\(l + 1)", x: rect.x, y: y, style: l == layer ? theme.selected : theme.dimmed)
+            for h in 0..<stats[l].count {
+                let x = rect.x + labelWidth + h * cellWidth
+                let width = cellWidth - 1
+                let s = stats[l][h]
+                let value = statistic.value(s)
+                let selected = l == layer && h == head
+                let number = value.map { $0 >= 0.995 ? "1.0" : "." + String(format: "%02d", Int(($0 * 100).rounded())) } ?? "n/a"
+                var lines = [number + (rowsPerLayer == 1 && !s.label.isEmpty ? " " + s.label : "")]
+                if rowsPerLayer == 2 { lines.append(s.label) }
+                if columnWidth(lines[0]) > width - (theme.monochrome ? 2 : 0) { lines[0] = number }
+                for (i, line) in lines.enumerated() {
+                    let (shade, ramp) = theme.heatCell(value ?? 0)
+                    let cellY = y + i
+                    if theme.monochrome || value == nil {
+                        // Text first, then the shade (a shade character under text would hide it).
+                        let text = columnWidth(line) <= width - 2 ? line : ""
+                        var used = buffer.put(text, x: x, y: cellY, style: selected ? theme.selected : theme.plain, maxWidth: width)
+                        if used > 0 { used += 1 }
+                        let fill = value == nil ? " " : (shade == " " ? " " : shade)
+                        buffer.put(String(repeating: fill, count: max(0, width - used)), x: x + used, y: cellY, style: ramp)
+                    } else {
+                        var style = ramp
+                        style.fg = (theme.rampColor(value ?? 0)?.luminance ?? 0) > 0.5 ? RGB(0, 0, 0) : RGB(255, 255, 255)
+                        style.bold = selected
+                        let text = columnWidth(line) <= width ? line : ""
+                        buffer.put(padded(text, width), x: x, y: cellY, style: style, maxWidth: width)
+                    }
+                }
+                if selected { buffer.put("▸", x: x - 1, y: y, style: theme.accented) }
+                if state.knockout.contains(HeadRef(layer: l, head: h)) {
+                    buffer.put("×", x: x + width - 1, y: y, style: theme.accented)
+                }
+            }
+        }
+        if legendRows == 1 {
+            let y = rect.maxY - 1
+            var x = rect.x + buffer.put("shade: 0 ", x: rect.x, y: y, style: theme.dimmed, maxWidth: rect.width)
+            for i in 0...10 where x < rect.maxX - 2 {
+                let (shade, style) = theme.heatCell(Double(i) / 10)
+                x += buffer.put(shade == " " && theme.monochrome ? " " : shade, x: x, y: y, style: style)
+            }
+            buffer.put(" 1", x: x, y: y, style: theme.dimmed, maxWidth: rect.maxX - x)
         }
     }
 

@@ -14,6 +14,7 @@ public enum CandidatesPane {
         if let masks = analysis?.masks, masks.count > 1 { detail = "mask \(state.selectedMask + 1) of \(masks.count) · " + detail }
         if state.isUpdating(state.activeModel) { detail += " · updating…" }
         if state.showLens { detail = "logit lens: each layer's guess · " + detail }
+        if state.showLens, state.comparedModel != nil { detail = "logit lens · two models, depth aligned · top-\(state.topK)" }
         PaneTitle.draw("Candidates", detail: detail, hint: state.showLens ? "←→ mask  l candidates" : "↑↓ pick  ←→ mask  Enter accept  +/- k", focused: focused,
                        theme: theme, in: rect, into: &buffer, tabbed: tabbed)
         let body = Rect(x: rect.x + 1, y: rect.y + 1, width: rect.width - 2, height: rect.height - 1)
@@ -26,7 +27,9 @@ public enum CandidatesPane {
                            in: body, into: &buffer)
             return
         }
-        if state.showLens {
+        if state.showLens, state.comparedModel != nil, let alignment = state.lensAlignment {
+            LensView.renderCompare(state, analysis: analysis, alignment: alignment, theme: theme, in: body, into: &buffer)
+        } else if state.showLens {
             LensView.render(state, analysis: analysis, theme: theme, in: body, into: &buffer)
         } else if let other = state.comparedModel {
             renderCompare(state, analysis: analysis, other: other, theme: theme, in: body, into: &buffer)
