@@ -7,10 +7,9 @@ includes onnx and onnxruntime):
 
     /root/msvenv/bin/python Scripts/bench_batch.py [--model models/pocket-teacher] [--sentences FILE]
         [--repeat 20] [--warmup 3] [--threads 2] [--head masked|all|both] [--json]
-    /root/msvenv/bin/python Scripts/bench_batch.py --write-sentences Scripts/bench_batch_sentences.txt
 
---sentences: one sentence per line, each with exactly one <mask> (default: the 32 built-in sentences of 4 to
-60 words, the same text as Scripts/bench_batch_sentences.txt, which --write-sentences regenerates).  All
+--sentences: one sentence per line, each with exactly one <mask> (default: Scripts/bench_batch_sentences.txt,
+32 sentences of 4 to 60 words, the batch `maskscope bench` has built in).  All
 sentences form ONE batch (right-padded to the longest, attention mask 0 on the padding).
 
 What is timed, per run, identically for both engines: tokenizer(sentences, padding=True) (the fast
@@ -69,45 +68,9 @@ from onnx_export import MaskedLMHead, export_masked_lm, ort_session  # noqa: E40
 REPO = Path(__file__).resolve().parent.parent
 TOPK = 5
 
-# 32 sentences, 4 to 60 words, one <mask> each (written out to Scripts/bench_batch_sentences.txt).
-SENTENCES = [
-    "The <mask> barked loudly.",
-    "She drank a cup of <mask>.",
-    "Paris is the <mask> of France.",
-    "A week has seven <mask> in it.",
-    "He opened the <mask> and walked into the room.",
-    "The children played in the <mask> after school.",
-    "Water freezes at zero degrees <mask> and boils at one hundred.",
-    "I would like to <mask> a book about the history of the city.",
-    "The function returns a new <mask> containing the items of the original sequence.",
-    "A doctor works in a <mask>, where patients come to be examined and treated.",
-    "The old lighthouse keeper climbed the <mask> every evening to light the lamp before the ships came in.",
-    "When the file cannot be opened, the interpreter raises an <mask> that the caller may catch and handle.",
-    "In the morning the farmer walks across the wet fields to feed the <mask> and to check the fences along the river.",
-    "A dictionary maps each key to a value, and looking up a key that is not present raises a <mask> unless a default is given.",
-    "The committee met on Tuesday to discuss the budget, but after three hours of argument nobody could agree on how much <mask> to spend.",
-    "She had always wanted to travel, so when the letter finally arrived she packed a small bag, locked the door and took the first <mask> to the coast.",
-    "The river rises in the mountains, flows through a narrow valley lined with pine forests and old mills, and reaches the <mask> after nearly three hundred miles.",
-    "Before the invention of the printing press, books were copied by hand, which made them rare and expensive, and only monasteries and wealthy <mask> could afford to own them.",
-    "A hacker, in the original sense of the word, is a person who enjoys exploring the details of programmable systems and how to stretch their <mask>, as opposed to most users.",
-    "The garbage collector frees memory that is no longer reachable from the program, so objects that are still referenced somewhere stay alive, and a cycle of references is detected by a separate <mask>.",
-    "When the storm reached the village late at night, the wind tore the roofs from several houses, the bridge over the stream was washed away, and the families gathered in the old stone <mask> until morning.",
-    "The museum opens at nine in the morning and closes at five in the afternoon, except on Mondays, when it stays closed so that the staff can clean the galleries, repair the displays and prepare new <mask> for the visitors.",
-    "Every module has its own namespace, so two modules may define functions with the same name without any conflict, and a program refers to them by writing the name of the <mask>, a dot, and the name of the function.",
-    "The expedition set out in early spring with twelve men, six horses and enough food for four months, crossed the high pass before the snow melted, and reached the unknown <mask> on the far side of the range in June.",
-    "An iterator is an object representing a stream of data; repeated calls to its next method return successive items, and when no more data are available a StopIteration exception is raised instead, which tells the <mask> loop to stop.",
-    "The teacher explained that the experiment had failed not because the idea was wrong but because the instruments had been calibrated badly, and she asked the students to repeat every measurement with greater <mask> the following week.",
-    "Long before the railway came, the town lived from the river trade: barges carried grain, timber and salt downstream to the port, and on the way back they brought cloth, tools, wine and news from the <mask> beyond the sea.",
-    "A cynic is a blackguard whose faulty vision sees things as they are, not as they ought to be, and this is why the ancient Scythians plucked out a cynic's eyes to improve his <mask>, or so the old dictionary of the devil claims with a straight face.",
-    "When a class defines the special method that is called for equality, it should usually define the hash method as well, because objects that compare equal must have the same hash value, otherwise they behave strangely as <mask> in dictionaries and as members of sets.",
-    "The small orchestra rehearsed in a cold church hall twice a week, and although most of the players were amateurs who worked in shops, schools and offices during the day, their concert at the end of the winter filled every seat and the <mask> asked them to play again in the spring.",
-    "After the long drought the farmers of the valley dug new wells, built a stone channel from the spring in the hills down to the fields, and agreed to share the water by turns, each family taking it for one day and one night, so that no <mask> would dry out before the harvest.",
-    "The library keeps its rarest manuscripts in a room without windows, where the temperature and the humidity are held constant day and night, and a reader who wishes to see one must write a letter weeks in advance, wear cotton gloves, sit at the long table under the lamp, and turn the <mask> only with a thin wooden blade kept for that purpose.",
-]
-
-
-def write_sentences(path):
-    Path(path).write_text("".join(s + "\n" for s in SENTENCES), encoding="utf-8")
+# 32 sentences, 4 to 60 words, one <mask> each: the same file `maskscope bench` has built in (a Swift test keeps
+# the two the same).
+SENTENCES_FILE = REPO / "Scripts" / "bench_batch_sentences.txt"
 
 
 def read_sentences(path):
@@ -145,25 +108,19 @@ def top5_torch(logits):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/pocket-teacher")
-    ap.add_argument("--sentences", help="one sentence per line, one <mask> each (default: the built-in 32)")
+    ap.add_argument("--sentences", default=str(SENTENCES_FILE), help="one sentence per line, one <mask> each (default: %(default)s)")
     ap.add_argument("--repeat", type=int, default=20, help="timed runs (default 20)")
     ap.add_argument("--warmup", type=int, default=3, help="discarded runs first (default 3)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads / ORT intra-op threads (default 2)")
     ap.add_argument("--head", choices=("masked", "all", "both"), default="both")
     ap.add_argument("--json", action="store_true", help="also print one JSON object at the end")
-    ap.add_argument("--write-sentences", metavar="PATH", help="write the built-in sentences to PATH and exit")
     args = ap.parse_args()
-
-    if args.write_sentences:
-        write_sentences(args.write_sentences)
-        print(f"wrote {len(SENTENCES)} sentences to {args.write_sentences}")
-        return 0
 
     import onnx
     import onnxruntime as ort
 
     torch.set_num_threads(args.threads)
-    sentences = read_sentences(args.sentences) if args.sentences else list(SENTENCES)
+    sentences = read_sentences(args.sentences)
     model_dir = resolve_model(args.model)
     model = AutoModelForMaskedLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     tok = AutoTokenizer.from_pretrained(str(model_dir))

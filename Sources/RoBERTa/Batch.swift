@@ -35,37 +35,40 @@ extension RobertaModel {
         var result: [[Float]] = []
         result.reserveCapacity(batch.count)
         for chunk in Self.chunks(of: batch.map(\.count), batchTokens: batchTokens) {
-            let sequences = Array(batch[chunk])
-            var packedRows: [Int] = []
-            var groups: [Range<Int>] = []
-            var offset = 0
-            for (ids, wanted) in zip(sequences, rows[chunk]) {
-                groups.append(packedRows.count..<(packedRows.count + wanted.count))
-                try check(ids: ids)
-                for row in wanted {
-                    guard ids.indices.contains(row) else {
-                        throw InferenceError.positionOutOfRange(position: row, tokens: ids.count)
-                    }
-                    packedRows.append(offset + row)
-                }
-                offset += ids.count
-            }
-            if cancellation?.isCancelled == true { throw InferenceError.cancelled }
-            let flat = try guardedPass {
-                let packed = try weights.encode(batch: sequences, capture: .none, compute: compute, cancellation: cancellation)
-                return weights.lmLogits(hidden: packed.lastHiddenState, rows: packedRows, compute: compute, groups: groups)
-            }
-            var start = 0
-            for wanted in rows[chunk] {
-                let values = Array(flat[(start * vocab)..<((start + wanted.count) * vocab)])
+            let pass = try packedPass(batch[chunk], rows: rows[chunk], cancellation: cancellation)
+            for (wanted, group) in zip(rows[chunk], pass.groups) {
+                let values = Array(pass.logits[(group.lowerBound * vocab)..<(group.upperBound * vocab)])
                 if let bad = values.firstIndex(where: { !$0.isFinite }) {
                     throw InferenceError.nonFiniteScores(position: wanted[bad / vocab], weight: weights.firstNonFiniteWeight())
                 }
                 result.append(values)
-                start += wanted.count
             }
         }
         return result
+    }
+
+    /// One packed pass over `sequences` (checked) and the LM head at the positions `rows[i]` of each: the pass's
+    /// output, the logits [every asked row x vocab], and each sequence's rows among them. Each sequence's rows are
+    /// a group for the LM head, so the OpenBLAS fallback sums them as it does for that sequence alone.
+    func packedPass(_ sequences: ArraySlice<[Int]>, rows: ArraySlice<[Int]>, capture: CaptureOptions = .none,
+                    knockout: Set<HeadRef> = [], cancellation: Cancellation?) throws
+        -> (packed: PackedEncoderOutput, logits: [Float], groups: [Range<Int>]) {
+        var packedRows: [Int] = [], groups: [Range<Int>] = [], offset = 0
+        for (ids, wanted) in zip(sequences, rows) {
+            try check(ids: ids)
+            groups.append(packedRows.count..<(packedRows.count + wanted.count))
+            for row in wanted {
+                guard ids.indices.contains(row) else { throw InferenceError.positionOutOfRange(position: row, tokens: ids.count) }
+                packedRows.append(offset + row)
+            }
+            offset += ids.count
+        }
+        if cancellation?.isCancelled == true { throw InferenceError.cancelled }
+        return try guardedPass {
+            let packed = try weights.encode(batch: Array(sequences), capture: capture, compute: compute, cancellation: cancellation,
+                                            knockout: knockout.isEmpty ? nil : Array(repeating: knockout, count: sequences.count))
+            return (packed, weights.lmLogits(hidden: packed.lastHiddenState, rows: packedRows, compute: compute, groups: groups), groups)
+        }
     }
 
     /// Consecutive runs of sequences whose lengths add up to at most `batchTokens` (at least one each).

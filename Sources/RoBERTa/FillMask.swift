@@ -132,26 +132,16 @@ extension RobertaModel {
             restrict = resolved.ids
             warnings = resolved.warnings
         }
+        try checkHeads(options.knockout)
         let vocab = config.vocabSize
         var results: [FillMaskResult] = []
         results.reserveCapacity(batch.count)
         for chunk in Self.chunks(of: batch.map(\.count), batchTokens: batchTokens) {
-            var rows: [Int] = [], groups: [Range<Int>] = [], offset = 0
-            for i in chunk {
-                try check(ids: batch[i])
-                groups.append(rows.count..<(rows.count + maskPositions[i].count))
-                rows += maskPositions[i].map { offset + $0 }
-                offset += batch[i].count
-            }
-            let (packed, logits) = try guardedPass {
-                try checkHeads(options.knockout)
-                let packed = try weights.encode(batch: Array(batch[chunk]), capture: options.capture, compute: compute, cancellation: cancellation,
-                                                knockout: options.knockout.isEmpty ? nil : Array(repeating: options.knockout, count: chunk.count))
-                return (packed, weights.lmLogits(hidden: packed.lastHiddenState, rows: rows, compute: compute, groups: groups))
-            }
+            let pass = try packedPass(batch[chunk], rows: maskPositions[chunk], capture: options.capture, knockout: options.knockout,
+                                      cancellation: cancellation)
             for (s, i) in chunk.enumerated() {
-                let mine = logits[(groups[s].lowerBound * vocab)..<(groups[s].upperBound * vocab)]
-                let output = packed.output(s)
+                let mine = pass.logits[(pass.groups[s].lowerBound * vocab)..<(pass.groups[s].upperBound * vocab)]
+                let output = pass.packed.output(s)
                 let masks = try predictions(ids: batch[i], maskPositions: maskPositions[i], logits: mine, restrict: restrict, topK: options.topK)
                 let rows = maskPositions[i].indices.map { m in Array(mine[(mine.startIndex + m * vocab)..<(mine.startIndex + (m + 1) * vocab)]) }
                 results.append(FillMaskResult(ids: batch[i], masks: masks, attention: output.attention, encoder: output, warnings: warnings,
@@ -212,8 +202,26 @@ func softmax(_ row: UnsafeBufferPointer<Float>) -> [Float] {
     return exps
 }
 
+/// Natural-log probabilities of a logit row: log_softmax with the normaliser summed in double.
+public func logSoftmax(_ row: ArraySlice<Float>) -> [Double] {
+    var maxValue = -Double.infinity
+    for value in row where Double(value) > maxValue { maxValue = Double(value) }
+    var sum = 0.0
+    for value in row { sum += exp(Double(value) - maxValue) }
+    let logNormaliser = maxValue + log(sum)
+    return row.map { Double($0) - logNormaliser }
+}
+
+/// The 1-based rank of `id` among all of `scores` (highest first), ties going to the lower id as in `topK`.
+public func rank<Value: Comparable>(of id: Int, in scores: [Value]) -> Int {
+    let value = scores[id]
+    var above = 0
+    for (other, v) in scores.enumerated() where v > value || (v == value && other < id) { above += 1 }
+    return above + 1
+}
+
 /// The k ids of `pool` with the highest scores, best first; ties go to the lower id.
-func topK<Pool: Sequence<Int>>(_ scores: [Float], among pool: Pool, k: Int) -> [Int] {
+public func topK<Value: Comparable, Pool: Sequence<Int>>(_ scores: [Value], among pool: Pool, k: Int) -> [Int] {
     guard k > 0 else { return [] }
     var best: [Int] = []
     best.reserveCapacity(k + 1)

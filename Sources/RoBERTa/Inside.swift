@@ -73,10 +73,8 @@ extension RobertaModel {
             let finalTop = RoBERTa.topK(probabilities[depth - 1], among: 0..<vocab, k: 1)[0]
             let layers = probabilities.map { p -> LensLayer in
                 let top = RoBERTa.topK(p, among: 0..<vocab, k: min(topK, vocab))
-                let value = p[finalTop]
-                let rank = 1 + p.indices.reduce(0) { $0 + ((p[$1] > value || (p[$1] == value && $1 < finalTop)) ? 1 : 0) }
                 return LensLayer(candidates: top.map { LensCandidate(token: $0, tokenStr: tokenizer.decode([$0]), score: p[$0]) },
-                                 finalTopRank: rank, finalTopScore: value)
+                                 finalTopRank: RoBERTa.rank(of: finalTop, in: p), finalTopScore: p[finalTop])
             }
             lenses.append(MaskLens(position: position, layers: layers))
         }
@@ -95,19 +93,11 @@ extension RobertaModel {
         }
         let layers = config.numHiddenLayers, heads = config.numAttentionHeads, n = ids.count, h = config.hiddenSize
         let vocab = config.vocabSize
-        func logProbabilities(_ row: ArraySlice<Float>) -> [Double] {
-            var maxValue = -Double.infinity
-            for v in row where Double(v) > maxValue { maxValue = Double(v) }
-            var sum = 0.0
-            for v in row { sum += exp(Double(v) - maxValue) }
-            let normaliser = maxValue + log(sum)
-            return row.map { Double($0) - normaliser }
-        }
         let base = try guardedPass {
             try weights.encode(batch: [ids], capture: CaptureOptions(hiddenStates: true), compute: compute, cancellation: cancellation)
         }
         let baseLogits = try guardedPass { weights.lmLogits(hidden: base.lastHiddenState, rows: [position], compute: compute) }
-        let baseLog = logProbabilities(baseLogits[...])
+        let baseLog = logSoftmax(baseLogits[...])
         let token = baseLog.indices.max { (baseLog[$0], -$0) < (baseLog[$1], -$1) }!
         let states = base.hiddenStates!
         var deltas: [[Double]] = []
@@ -125,7 +115,7 @@ extension RobertaModel {
                                         groups: (0..<heads).map { $0..<($0 + 1) })
             }
             deltas.append((0..<heads).map { head in
-                logProbabilities(logits[(head * vocab)..<((head + 1) * vocab)])[token] - baseLog[token]
+                logSoftmax(logits[(head * vocab)..<((head + 1) * vocab)])[token] - baseLog[token]
             })
             progress(layer + 1, layers)
         }

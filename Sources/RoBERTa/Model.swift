@@ -99,6 +99,7 @@ public final class RobertaModel: @unchecked Sendable {
     func guardedPass<T>(_ body: () throws -> T) throws -> T {
         // Again before every pass: a SIGBUS handler installed since (the workbench's) must come after the guard's.
         _ = ms_mapguard_install()
+        try weights.checkFilesUnchanged()
         let result = try compute.forwardPass(body)
         try weights.checkFilesUnchanged()
         return result
@@ -111,9 +112,8 @@ public final class RobertaModel: @unchecked Sendable {
         return rows.indices.map { Array(flat[($0 * vocab)..<(($0 + 1) * vocab)]) }
     }
 
-    /// Checks the ids, and that the mapped weights were not truncated or rewritten since loading.
+    /// Checks the ids (that the weights are unchanged is `guardedPass`'s, once a pass, not once a sequence).
     func check(ids: [Int]) throws {
-        try weights.checkFilesUnchanged()
         guard !ids.isEmpty else { throw InferenceError.emptyInput }
         guard ids.count <= config.maxTokens else {
             throw InferenceError.inputTooLong(tokens: ids.count, maximum: config.maxTokens)

@@ -1,4 +1,5 @@
 import Foundation
+import RoBERTa
 
 /// A model's distribution over its vocabulary at one position, as natural-log probabilities in double:
 /// log_softmax of the float32 logits, the normaliser summed in double.
@@ -6,12 +7,7 @@ public struct LogDistribution: Sendable {
     public let logProbabilities: [Double]
 
     public init(logits: ArraySlice<Float>) {
-        var maxValue = -Double.infinity
-        for value in logits where Double(value) > maxValue { maxValue = Double(value) }
-        var sum = 0.0
-        for value in logits { sum += exp(Double(value) - maxValue) }
-        let logNormaliser = maxValue + log(sum)
-        logProbabilities = logits.map { Double($0) - logNormaliser }
+        logProbabilities = logSoftmax(logits)
     }
 
     public init(logits: [Float]) { self.init(logits: logits[...]) }
@@ -21,15 +17,10 @@ public struct LogDistribution: Sendable {
     public var count: Int { logProbabilities.count }
 
     /// The `k` ids with the highest probability, best first; ties go to the lower id.
-    public func top(_ k: Int) -> [Int] { topIDs(logProbabilities, k: k) }
+    public func top(_ k: Int) -> [Int] { topK(logProbabilities, among: logProbabilities.indices, k: k) }
 
     /// The 1-based rank of `id` over the whole vocabulary (ties go to the lower id, as `top` orders them).
-    public func rank(of id: Int) -> Int {
-        let value = logProbabilities[id]
-        var above = 0
-        for (other, v) in logProbabilities.enumerated() where v > value || (v == value && other < id) { above += 1 }
-        return above + 1
-    }
+    public func rank(of id: Int) -> Int { RoBERTa.rank(of: id, in: logProbabilities) }
 
     /// The distribution restricted to `ids` (in that order) and renormalised over them.
     func restricted(to ids: [Int]) -> LogDistribution {
@@ -122,24 +113,6 @@ public struct VocabularyAlignment: Sendable {
         if identical { return DistributionComparison(p, q, k: k) }
         return DistributionComparison(p.restricted(to: first), q.restricted(to: second), k: k)
     }
-}
-
-/// The `k` indices of the largest values, largest first; ties go to the lower index.
-func topIDs(_ values: [Double], k: Int) -> [Int] {
-    guard k > 0 else { return [] }
-    var best: [Int] = []
-    best.reserveCapacity(k + 1)
-    for (id, v) in values.enumerated() {
-        if best.count == k {
-            let last = best[k - 1]
-            if v < values[last] || (v == values[last] && id > last) { continue }
-        }
-        var i = best.count
-        while i > 0, values[best[i - 1]] < v || (values[best[i - 1]] == v && best[i - 1] > id) { i -= 1 }
-        best.insert(id, at: i)
-        if best.count > k { best.removeLast() }
-    }
-    return best
 }
 
 /// Ranks 1...n, 1 for the largest value, ties sharing their average rank.

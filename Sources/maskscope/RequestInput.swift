@@ -28,15 +28,13 @@ struct RequestInput {
 
     /// Standard input, after checking that it is open and not a directory.
     static func standardInput() throws -> RequestInput {
-        var info = stat()
-        // (a descriptor open only for writing is the placeholder `StandardStreams` put where none was)
-        let flags = fcntl(STDIN_FILENO, F_GETFL)
-        guard flags != -1, flags & O_ACCMODE != O_WRONLY, fstat(STDIN_FILENO, &info) == 0 else { throw closedStandardInput }
-        if info.st_mode & S_IFMT == S_IFDIR {
-            throw CommandFailure("standard input is a directory; send the request through a pipe or from a file "
+        switch WholeInput.standardInputProblem() {
+        case "closed"?: throw closedStandardInput
+        case let problem?:
+            throw CommandFailure("standard input is \(problem); send the request through a pipe or from a file "
                                  + "(maskscope predict < request.json), or give --input FILE")
+        case nil: return RequestInput(name: "standard input", fd: STDIN_FILENO)
         }
-        return RequestInput(name: "standard input", fd: STDIN_FILENO)
     }
 
     static let closedStandardInput = CommandFailure(

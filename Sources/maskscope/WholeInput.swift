@@ -7,16 +7,20 @@ import Glibc
 /// directory or a closed descriptor), up to `limit` bytes: `what` names it in errors ("corpus", "sentences").
 /// A named pipe works (`eval <(zcat corpus.gz)`); a device that never ends stops at the limit with an error.
 enum WholeInput {
+    /// Why standard input cannot be read ("closed", "a directory"), or nil. (A descriptor open only for writing is
+    /// the placeholder `StandardStreams` put where none was.)
+    static func standardInputProblem() -> String? {
+        var info = stat()
+        let flags = fcntl(STDIN_FILENO, F_GETFL)
+        guard flags != -1, flags & O_ACCMODE != O_WRONLY, fstat(STDIN_FILENO, &info) == 0 else { return "closed" }
+        return info.st_mode & S_IFMT == S_IFDIR ? "a directory" : nil
+    }
+
     static func read(_ path: String, what: String, limit: Int, hint: String) throws -> Data {
         let name = path == "-" ? "standard input" : path
         let fd: Int32
         if path == "-" {
-            var info = stat()
-            let flags = fcntl(STDIN_FILENO, F_GETFL)
-            guard flags != -1, flags & O_ACCMODE != O_WRONLY, fstat(STDIN_FILENO, &info) == 0 else {
-                throw CommandFailure("standard input is closed; \(hint)")
-            }
-            if info.st_mode & S_IFMT == S_IFDIR { throw CommandFailure("standard input is a directory; \(hint)") }
+            if let problem = standardInputProblem() { throw CommandFailure("standard input is \(problem); \(hint)") }
             fd = STDIN_FILENO
         } else {
             var info = stat()
