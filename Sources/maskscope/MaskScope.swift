@@ -8,7 +8,7 @@ import RoBERTa
 struct MaskScope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "maskscope",
-        abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention.",
+        abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention, the logit lens, scores and teacher-vs-student evaluation.",
         version: "0.1.0",
         subcommands: [WorkbenchCommand.self, Predict.self, Score.self, Eval.self, Tokenize.self, Inspect.self, Bench.self, Models.self, Pull.self],
         defaultSubcommand: WorkbenchCommand.self)
