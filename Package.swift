@@ -8,6 +8,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Only the Server target uses these five (issue #12); Hummingbird depends on swift-service-lifecycle and swift-http-types anyway.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C shims: one header each. Only RoBERTa imports COpenBLAS; only CursesBackend imports CNcursesw.
@@ -34,6 +40,19 @@ let package = Package(
         // corpus evaluation behind `maskscope eval`. No UI.
         .target(name: "Scoring", dependencies: ["RoBERTa", "Tokenizer"]),
 
+        // The HTTP endpoint (issue #12): routes, auth, limits, the batching queue. Hummingbird, swift-log and
+        // swift-prometheus are used here only.
+        .target(
+            name: "Server",
+            dependencies: [
+                "RoBERTa", "Requests",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
+
         // Where models live: the Hugging Face hub cache, names, pull, which models open by default. No UI.
         .target(name: "ModelStore", dependencies: ["RoBERTa", "FileSupport"]),
 
@@ -47,7 +66,9 @@ let package = Package(
             name: "maskscope",
             dependencies: [
                 "Tokenizer", "RoBERTa", "Requests", "Scoring", "ModelStore", "Workbench", "TerminalUI", "CursesBackend",
+                "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
 
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
@@ -55,6 +76,8 @@ let package = Package(
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(name: "RequestsTests", dependencies: ["Requests"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "RoBERTa", "TestSupport"]),
+        // ServerTests also start the built binary (`maskscope serve`), so it must be built first.
+        .testTarget(name: "ServerTests", dependencies: ["Server", "RoBERTa", "Requests", "TestSupport", "maskscope"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "RoBERTa"], exclude: ["FakeHub"]),
         // Shared by the tests: the built binary's locator, assertClose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

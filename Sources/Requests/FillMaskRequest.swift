@@ -108,7 +108,8 @@ public struct FillMaskRequest: Equatable, Sendable {
                         if let text = value as? String, let k = Int(text.trimmingCharacters(in: .whitespaces)), k >= 1 {
                             message += "; write the number without quotes: \"top_k\": \(k)"
                         }
-                        throw RequestError(message)
+                        // A whole number below 1 is the right type with a value out of range (HTTP 422, not 400).
+                        throw RequestError(message, kind: JSONNumber.int(value) == nil ? .malformed : .outOfRange)
                     }
                     request.topK = k
                 case "targets":
@@ -144,6 +145,18 @@ public struct FillMaskRequest: Equatable, Sendable {
 
 /// A request that cannot be answered, with what to do about it.
 public struct RequestError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What kind of mistake it is, for a server's status code.
+    public enum Kind: Equatable, Sendable {
+        /// Not JSON, or a value of the wrong type or shape (HTTP 400).
+        case malformed
+        /// The right type, a value outside what is allowed (HTTP 422).
+        case outOfRange
+    }
+
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let kind: Kind
+    public init(_ description: String, kind: Kind = .malformed) {
+        self.description = description
+        self.kind = kind
+    }
 }

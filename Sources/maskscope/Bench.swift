@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Requests
 import RoBERTa
 #if canImport(Glibc)
 import Glibc

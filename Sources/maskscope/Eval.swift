@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Requests
 import RoBERTa
 import Scoring
 

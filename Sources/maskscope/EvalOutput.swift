@@ -1,4 +1,5 @@
 import Foundation
+import Requests
 import Scoring
 
 /// How `maskscope eval` prints a report: a table, JSON (which `--merge` reads back) or CSV.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Requests
 import RoBERTa
 
 /// `maskscope inspect`: token ids, attention of every layer and head, and the top candidates with logits.

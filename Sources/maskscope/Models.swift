@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Requests
 import ModelStore
 
 /// `maskscope models`: the models in the Hugging Face cache, and the known ones that can be pulled.

@@ -215,14 +215,3 @@ struct Predict: ParsableCommand {
 func splitTargets(_ raw: String) -> [String] {
     raw.split(separator: ",", omittingEmptySubsequences: true).map(String.init)
 }
-
-/// The pipeline's output for one text: a list of candidates, or a list of lists when there are several masks.
-func pipelineJSON(_ result: FillMaskResult) -> JSONValue {
-    let lists = result.masks.map { mask in
-        JSONValue.array(mask.candidates.map { c in
-            .object([("score", .float(c.score)), ("token", .int(c.token)),
-                     ("token_str", .string(c.tokenStr)), ("sequence", .string(c.sequence))])
-        })
-    }
-    return lists.count == 1 ? lists[0] : .array(lists)
-}

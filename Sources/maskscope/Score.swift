@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Requests
 import RoBERTa
 import Scoring
 

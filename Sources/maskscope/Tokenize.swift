@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Requests
 import ModelStore
 import RoBERTa
 import Tokenizer

@@ -2,7 +2,7 @@ import Foundation
 
 /// A JSON value written the way Python's json.dumps writes it (", " and ": " separators, repr floats),
 /// so our output reads exactly like the pipeline's.
-enum JSONValue: Equatable {
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int)
@@ -11,18 +11,18 @@ enum JSONValue: Equatable {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool { a.serialized() == b.serialized() }
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.serialized() == b.serialized() }
 
     /// A float32 result widened to double, as torch's `.tolist()` hands it to Python.
-    static func float(_ value: Float) -> JSONValue { .number(Double(value)) }
+    public static func float(_ value: Float) -> JSONValue { .number(Double(value)) }
 
-    func serialized() -> String {
+    public func serialized() -> String {
         var out = ""
         write(into: &out)
         return out
     }
 
-    func write(into out: inout String) {
+    public func write(into out: inout String) {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -50,7 +50,7 @@ enum JSONValue: Equatable {
         }
     }
 
-    static func writeString(_ s: String, into out: inout String) {
+    public static func writeString(_ s: String, into out: inout String) {
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// `maskscope serve`: the fill-mask endpoint over HTTP/1.1 on Hummingbird (SwiftNIO). One access-log line per
+/// request through swift-log; SIGTERM or SIGINT stops taking connections, lets the requests in flight finish, and
+/// returns.
+public enum MaskScopeServer {
+    /// Serves `models` until SIGTERM/SIGINT. `onListening` gets the bound port (the one asked for, or the one the
+    /// system chose for port 0) once the server takes connections.
+    public static func run(models: [ServedModel], settings: ServerSettings, logger: Logger,
+                           onListening: @escaping @Sendable (Int) -> Void) async throws {
+        let service = FillMaskService(models: models, settings: settings)
+        service.start()
+        let responder = ServeResponder(service: service, logger: logger)
+        var app = Application(
+            responder: responder,
+            configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? settings.port) },
+            logger: logger)
+        app.addServices(DrainWatch(service: service, logger: logger))
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+}
+
+/// Marks the service as draining when a graceful shutdown begins (so /ready says 503 while in-flight requests finish).
+private struct DrainWatch: Service {
+    let service: FillMaskService
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        service.beginDraining()
+        logger.info("shutting down: finishing the requests in flight")
+    }
+}
+
+/// Hummingbird's side: turns a request into an `Exchange` (the body read up to the limit), the service's `Reply`
+/// into a response, and writes the access log and the request metrics.
+struct ServeResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let service: FillMaskService
+    let logger: Logger
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let arrived = DispatchTime.now()
+        var exchange = Exchange(method: request.method.rawValue, path: request.uri.path)
+        for (key, value) in request.uri.queryParameters { exchange.query[String(key)] = String(value) }
+        for field in request.headers { exchange.headers[field.name.canonicalName] = field.value }
+        let route: String, reply: Reply
+        let limit = service.settings.maxBodyBytes
+        var tooLarge = false
+        if let length = exchange.headers["content-length"].flatMap(Int.init), length > limit {
+            tooLarge = true
+        } else {
+            do {
+                let body = try await request.body.collect(upTo: limit)
+                exchange.body = Array(body.readableBytesView)
+            } catch is NIOTooManyBytesError {
+                tooLarge = true
+            }
+        }
+        if tooLarge {
+            // Refused before the body is read (or once it passes the limit): never buffered whole.
+            (route, reply) = (Route.match(exchange.path)?.0.rawValue ?? "other", .error(FillMaskService.bodyTooLarge(limit)))
+            service.record(route: route, reply: reply, arrived: arrived)
+        } else {
+            (route, reply) = await service.handle(exchange, arrived: arrived)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - arrived.uptimeNanoseconds) / 1e9
+        logger.info("\(exchange.method) \(request.uri.description) \(reply.status) \(String(format: "%.1f", seconds * 1000)) ms \(reply.body.count) B")
+        var headers = HTTPFields()
+        for (name, value) in reply.headers {
+            if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
+        }
+        headers[.contentLength] = String(reply.body.count)
+        return Response(status: .init(code: reply.status), headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
+    }
+}
