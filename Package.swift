@@ -8,12 +8,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // Only the Server target uses these five (issue #12); Hummingbird depends on swift-service-lifecycle and swift-http-types anyway.
+        // Only the Server target uses these (issue #12); Hummingbird depends on swift-service-lifecycle, swift-http-types and swift-nio anyway.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C shims: one header each. Only RoBERTa imports COpenBLAS; only CursesBackend imports CNcursesw.
@@ -51,6 +52,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]),
 
         // Where models live: the Hugging Face hub cache, names, pull, which models open by default. No UI.

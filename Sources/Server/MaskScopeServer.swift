@@ -16,25 +16,50 @@ public enum MaskScopeServer {
         let service = FillMaskService(models: models, settings: settings)
         service.start()
         let responder = ServeResponder(service: service, logger: logger)
+        let listening = LockedFlag()
         var app = Application(
             responder: responder,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: nil),
-            onServerRunning: { channel in onListening(channel.localAddress?.port ?? settings.port) },
+            onServerRunning: { channel in
+                listening.set()
+                onListening(channel.localAddress?.port ?? settings.port)
+            },
             logger: logger)
-        app.addServices(DrainWatch(service: service, logger: logger))
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        app.addServices(DrainWatch(service: service, listening: listening, logger: logger))
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch let error as IOError {
+            throw ServerStartError(host: settings.host, port: settings.port, errno: error.errnoCode)
+        }
+    }
+}
+
+/// The listening socket could not be opened, in words.
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let errno: Int32
+
+    public var description: String {
+        switch errno {
+        case EADDRINUSE: "port \(port) on \(host) is already taken by another program; choose another --port (0 picks a free one)"
+        case EADDRNOTAVAIL: "\(host) is not an address of this machine; give --host one of its addresses (127.0.0.1 for this machine only, 0.0.0.0 for all)"
+        case EACCES: "no permission to listen on port \(port) (ports below 1024 need root); choose a port of 1024 or more"
+        default: "cannot listen on \(host):\(port) (\(String(cString: strerror(errno))))"
+        }
     }
 }
 
 /// Marks the service as draining when a graceful shutdown begins (so /ready says 503 while in-flight requests finish).
 private struct DrainWatch: Service {
     let service: FillMaskService
+    let listening: LockedFlag
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
         service.beginDraining()
-        logger.info("shutting down: finishing the requests in flight")
+        if listening.isSet { logger.info("shutting down: finishing the requests in flight") }
     }
 }
 

@@ -140,6 +140,7 @@ struct Serve: ParsableCommand {
         }
         done.wait()
         if let error = failure.value {
+            if let start = error as? ServerStartError { throw CommandFailure(start.description) }
             throw CommandFailure("cannot serve on \(host):\(port): \(MessageText.line(for: error))")
         }
     }

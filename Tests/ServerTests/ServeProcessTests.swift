@@ -205,3 +205,23 @@ final class Collected32: @unchecked Sendable {
     func add(_ index: Int, _ status: Int, _ text: String) { lock.lock(); items.append((index, status, text)); lock.unlock() }
     var all: [(Int, Int, String)] { lock.lock(); defer { lock.unlock() }; return items.sorted { $0.0 < $1.0 } }
 }
+
+extension ServeProcessTests {
+    /// A port already taken: exit 1 with a sentence saying so and what to do, not a system error code.
+    func testTakenPortIsAClearError() throws {
+        let server = try Server(["--model", Self.tiny])
+        let second = Process()
+        second.executableURL = TestBinary.maskscope(near: Bundle(for: ServeProcessTests.self), repoRoot: Self.repoRoot)
+        second.arguments = ["serve", "--model", Self.tiny, "--port", String(server.port)]
+        let errors = Pipe()
+        second.standardError = errors
+        second.standardOutput = Pipe()
+        try second.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        second.waitUntilExit()
+        XCTAssertEqual(second.terminationStatus, 1)
+        XCTAssertTrue(text.contains("port \(server.port) on 127.0.0.1 is already taken by another program; choose another --port"), text)
+        XCTAssertFalse(text.contains("errno"), text)
+        XCTAssertEqual(server.stop(), 0)
+    }
+}
