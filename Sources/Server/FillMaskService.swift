@@ -140,8 +140,11 @@ final class FillMaskService: Sendable {
             case .openAPI:
                 return (route.rawValue, .json(OpenAPIDocument.make(settings: settings, models: models.map(\.name))))
             case .score:
-                let chosen = exchange.headers["azureml-model-deployment"] ?? exchange.query["model"]
-                return (route.rawValue, try await fillMask(exchange, model: chosen, arrived: arrived))
+                let header = exchange.headers["azureml-model-deployment"], query = exchange.query["model"]
+                if let header, let query, header != query {
+                    throw APIError(400, "the azureml-model-deployment header names \"\(header)\" but ?model= names \"\(query)\"; name the model once")
+                }
+                return (route.rawValue, try await fillMask(exchange, model: header ?? query, arrived: arrived))
             case .model:
                 return (route.rawValue, try await fillMask(exchange, model: name, arrived: arrived))
             }
@@ -154,7 +157,7 @@ final class FillMaskService: Sendable {
 
     /// The index of the model named `name` (nil: the first, the default deployment).
     private func modelIndex(_ name: String?) throws -> Int {
-        guard let name, !name.isEmpty else { return 0 }
+        guard let name else { return 0 }
         if let index = models.firstIndex(where: { $0.name == name }) { return index }
         let served = models.map(\.name).joined(separator: ", ")
         throw APIError(404, "no model named \"\(name)\" is served here; the models are \(served) (GET /models)")

@@ -54,16 +54,22 @@ enum OpenAPIDocument {
         let string = JSONValue.object([("type", .string("string"))])
         let integer = JSONValue.object([("type", .string("integer"))])
         let strings = JSONValue.object([("type", .string("array")), ("items", string)])
+        // What the schema can say of a text: it holds <mask>; its length in tokens is checked by the server (422).
+        let text = JSONValue.object([("type", .string("string")), ("pattern", .string("<mask>"))])
+        let texts = JSONValue.object([("type", .string("array")), ("items", text), ("minItems", .int(1)),
+                                      ("maxItems", .int(settings.maxInputs))])
+        let word = JSONValue.object([("type", .string("string")), ("minLength", .int(1))])
+        let words = JSONValue.object([("type", .string("array")), ("items", word), ("minItems", .int(1))])
         let candidate = object([("score", .object([("type", .string("number"))])), ("token", integer),
                                 ("token_str", string), ("sequence", string)], ["score", "token", "token_str", "sequence"])
         let candidates = JSONValue.object([("type", .string("array")), ("items", ref("Candidate"))])
         let inputs = JSONValue.object([("oneOf", .array([
-            string, strings,
-            object([("input_string", .object([("oneOf", .array([string, strings]))]))], ["input_string"]),
+            text, texts,
+            object([("input_string", .object([("oneOf", .array([text, texts]))]))], ["input_string"]),
         ]))])
-        let parameters = JSONValue.object([("type", .string("object")), ("properties", .object([
+        let parameters = JSONValue.object([("type", .string("object")), ("nullable", .bool(true)), ("properties", .object([
             ("top_k", .object([("type", .string("integer")), ("minimum", .int(1)), ("maximum", .int(settings.maxTopK)), ("default", .int(5))])),
-            ("targets", .object([("oneOf", .array([string, strings]))])),
+            ("targets", .object([("oneOf", .array([word, words]))])),
             ("truncation", .object([("type", .string("boolean")), ("default", .bool(settings.truncateByDefault))])),
         ]))])
         var components: [(String, JSONValue)] = [("schemas", .object([

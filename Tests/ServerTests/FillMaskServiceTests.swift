@@ -76,6 +76,10 @@ final class FillMaskServiceTests: XCTestCase {
         let lists = try XCTUnwrap(json(reply) as? [[[String: Any]]])
         XCTAssertEqual(lists.count, 2)
         XCTAssertEqual(Set(lists[0].compactMap { $0["token_str"] as? String }), [" o", "Sc"])
+        // The header and ?model= naming two models: which one was meant is unclear.
+        reply = await call(service, "POST", "/score", body: body, query: ["model": "tiny"], headers: ["azureml-model-deployment": "tiny-untied"])
+        XCTAssertEqual(reply.status, 400)
+        XCTAssertTrue(errorMessage(reply).contains("name the model once"), errorMessage(reply))
         // Unknown model: 404 naming the served ones.
         for (path, headers, query) in [("/score", ["azureml-model-deployment": "nope"], [:]), ("/score", [:], ["model": "nope"]),
                                        ("/models/nope", [:], [:])] {
