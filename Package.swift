@@ -22,6 +22,9 @@ let package = Package(
             name: "COpenBLAS", path: "Sources/COpenBLAS",
             pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
+            name: "CCairo", path: "Sources/CCairo",
+            pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(
             name: "CNcursesw", path: "Sources/CNcursesw",
             pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
 
@@ -35,18 +38,25 @@ let package = Package(
 
         // Writing a file whole or not at all (temporary file, fsync, rename); Foundation only.
         .target(name: "FileSupport"),
-        // The fill-mask request (the endpoint's JSON) parsed and checked, for the CLI and a future server.
-        .target(name: "Requests", dependencies: ["RoBERTa"]),
+        // JSON written exactly as Python's json.dumps writes it (", " and ": ", repr floats): every answer and data
+        // file. Foundation only.
+        .target(name: "JSONText"),
+        // The fill-mask request (the endpoint's JSON) parsed and checked, and its answer; for predict and serve.
+        .target(name: "Requests", dependencies: ["RoBERTa", "JSONText"]),
         // Measures over the engine's distributions: pseudo-log-likelihood, teacher-vs-student divergences, the
         // corpus evaluation behind `maskscope eval`. No UI.
         .target(name: "Scoring", dependencies: ["RoBERTa", "Tokenizer"]),
+
+        // Figures (issue #13): views drawn as SVG/PDF/PNG through cairo, HTML, JSON and CSV. Takes view data
+        // (plain values), never a model or a terminal. Only Figures imports CCairo.
+        .target(name: "Figures", dependencies: ["CCairo", "JSONText"]),
 
         // The HTTP endpoint (issue #12): routes, auth, limits, the batching queue. Hummingbird, swift-log and
         // swift-prometheus are used here only.
         .target(
             name: "Server",
             dependencies: [
-                "RoBERTa", "Requests",
+                "RoBERTa", "Requests", "JSONText",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -68,7 +78,7 @@ let package = Package(
             name: "maskscope",
             dependencies: [
                 "Tokenizer", "RoBERTa", "Requests", "Scoring", "ModelStore", "Workbench", "TerminalUI", "CursesBackend",
-                "Server",
+                "Figures", "Server", "JSONText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -76,10 +86,11 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "RoBERTaTests", dependencies: ["RoBERTa", "Tokenizer", "TestSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
-        .testTarget(name: "RequestsTests", dependencies: ["Requests"]),
+        .testTarget(name: "RequestsTests", dependencies: ["Requests", "JSONText"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "RoBERTa", "TestSupport"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
         // ServerTests also start the built binary (`maskscope serve`), so it must be built first.
-        .testTarget(name: "ServerTests", dependencies: ["Server", "RoBERTa", "Requests", "TestSupport", "maskscope"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "RoBERTa", "Requests", "JSONText", "TestSupport", "maskscope"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "RoBERTa"], exclude: ["FakeHub"]),
         // Shared by the tests: the built binary's locator, assertClose.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -1,3 +1,4 @@
+import JSONText
 import RoBERTa
 
 /// The pipeline's output for one text: a list of candidates, or a list of lists when there are several masks.

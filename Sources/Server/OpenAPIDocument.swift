@@ -1,3 +1,4 @@
+import JSONText
 import Requests
 
 /// GET /openapi.json: an OpenAPI 3.0 document of every route, written from the same settings the server enforces.

@@ -1,3 +1,4 @@
+import JSONText
 import ArgumentParser
 import Dispatch
 import Foundation

@@ -10,7 +10,7 @@ struct MaskScope: ParsableCommand {
         commandName: "maskscope",
         abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention, the logit lens, scores and teacher-vs-student evaluation.",
         version: "0.1.0",
-        subcommands: [WorkbenchCommand.self, Predict.self, Score.self, Eval.self, Tokenize.self, Inspect.self, Bench.self, Serve.self, Models.self, Pull.self],
+        subcommands: [WorkbenchCommand.self, Predict.self, Score.self, Eval.self, Tokenize.self, Inspect.self, Export.self, Bench.self, Serve.self, Models.self, Pull.self],
         defaultSubcommand: WorkbenchCommand.self)
 
     /// ArgumentParser's `main`, with the errors of a run put into words first (`MessageText.line`): Foundation and

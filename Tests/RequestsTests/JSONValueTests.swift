@@ -1,3 +1,4 @@
+import JSONText
 import XCTest
 @testable import Requests
 
