@@ -94,6 +94,7 @@ enum HTMLWriter {
             #tip { position: fixed; display: none; pointer-events: none; padding: 4px 8px; border-radius: 4px; font-size: 12px;
                    background: rgba(20, 20, 20, 0.92); color: #ffffff; white-space: pre; }
             [data-tip]:hover { stroke: \(text); stroke-width: 1.5; }
+            svg text { pointer-events: none; }
             </style>
             </head>
             <body>

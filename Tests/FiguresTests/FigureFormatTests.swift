@@ -92,6 +92,8 @@ final class FigureFormatTests: XCTestCase {
         }
         let html = String(decoding: try FigureExport.render(.attention(Samples.heatmap()), as: .html, style: style), as: UTF8.self)
         XCTAssertTrue(html.contains("data-tip=\"query 0 &lt;s&gt; → key 1 Paris: 0.8000\""), "hover of cell 0 1")
+        // A value printed in a cell must not swallow the pointer (Chromium showed no value over the number).
+        XCTAssertTrue(html.contains("svg text { pointer-events: none; }"))
     }
 
     func testAttentionJSONAndCSVCarryTheMatrix() throws {
