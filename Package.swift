@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "ModelStore", dependencies: ["RoBERTa", "FileSupport"]),
 
         // The workbench: state and reducer (no terminal), panes into a cell buffer, the ncurses backend.
-        .target(name: "Workbench", dependencies: ["RoBERTa", "Tokenizer", "Scoring", "FileSupport"]),
+        .target(name: "Workbench", dependencies: ["RoBERTa", "Tokenizer", "Scoring", "FileSupport", "Figures"]),
         .target(name: "TerminalUI", dependencies: ["Workbench", "RoBERTa", "Tokenizer"]),
         .target(name: "CursesBackend", dependencies: ["TerminalUI", "Workbench", "FileSupport", "CNcursesw"]),
 

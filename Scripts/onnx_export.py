@@ -1,7 +1,8 @@
-"""The ONNX side shared by Scripts/bench_batch.py and Scripts/eval_reference.py --time: export a
-transformers masked-LM (float32) with torch.onnx.export and open it in ONNX Runtime.
+"""The ONNX side shared by Scripts/bench_batch.py, Scripts/eval_reference.py --time and Scripts/bench_onnx.py
+(export only; it optimises the graph and opens its own session): export a transformers masked-LM (float32)
+with torch.onnx.export and open it in ONNX Runtime.
 
-Not a command; imported by those two scripts (both run from the repository root as Scripts/NAME.py, so
+Not a command; imported by those scripts (all run from the repository root as Scripts/NAME.py, so
 this file is on sys.path).  onnx and onnxruntime are imported lazily, inside the functions, so that the
 importers need them only when they use them.
 
@@ -24,6 +25,8 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from ort_session import ort_session  # noqa: F401  (re-exported: bench_batch.py and eval_reference.py import it from here)
 
 OPSET = 17
 
@@ -77,14 +80,3 @@ def export_masked_lm(model, head, input_ids, attention_mask, mask_rows, path):
             raise ValueError(f"head must be 'masked' or 'all', not {head!r}")
     onnx.checker.check_model(str(path))
     return Path(path)
-
-
-def ort_session(path, threads):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

@@ -324,3 +324,103 @@ void ms_gelu_erf(float *x, size_t count) {
     for (size_t i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 #endif
 }
+
+/* ---- Rounding float32 to 16 bits once at load (--precision bf16 / f16) ---------------------------------------
+ * Round to nearest, ties to even. bfloat16: the upper half after adding 0x7fff + the kept half's lowest bit; a
+ * NaN keeps its sign and upper payload and gets the quiet bit (0x0040), so it never rounds to infinity. float16:
+ * F16C's vcvtps2ph (subnormals, overflow to infinity, NaN quietened with its sign and upper payload). Both
+ * return how many finite inputs became infinite (overflow), for the caller to refuse. src need not be aligned.
+ * The Swift functions floatToBFloat16 / floatToHalf in Rounding.swift are the reference; tests compare them. */
+
+static inline uint32_t ms_load_u32(const unsigned char *p) {
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t ms_bf16_scalar(uint32_t bits) {
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x0040u);
+    return (uint16_t)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+#ifdef MS_X86
+AVX2 static size_t round_bf16_avx2(const unsigned char *src, uint16_t *dst, size_t count) {
+    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff), absmask = _mm256_set1_epi32(0x7fffffff);
+    const __m256i inf = _mm256_set1_epi32(0x7f800000), quiet = _mm256_set1_epi32(0x0040);
+    const __m256i inf16 = _mm256_set1_epi16(0x7f80), abs16 = _mm256_set1_epi16(0x7fff);
+    size_t overflow = 0, i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m256i half[2];
+        __m256i finite[2];
+        for (int j = 0; j < 2; j++) {
+            __m256i b = _mm256_loadu_si256((const __m256i *)(src + 4 * (i + 8 * (size_t)j)));
+            __m256i a = _mm256_and_si256(b, absmask);
+            __m256i nan = _mm256_cmpgt_epi32(a, inf);
+            __m256i rounded = _mm256_srli_epi32(
+                _mm256_add_epi32(b, _mm256_add_epi32(bias, _mm256_and_si256(_mm256_srli_epi32(b, 16), one))), 16);
+            __m256i quietNaN = _mm256_or_si256(_mm256_srli_epi32(b, 16), quiet);
+            half[j] = _mm256_blendv_epi8(rounded, quietNaN, nan);
+            finite[j] = _mm256_cmpgt_epi32(inf, a);
+        }
+        /* packus works per 128-bit lane: [a0-3 b0-3 a4-7 b4-7]; the permute puts them in order. */
+        __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(half[0], half[1]), 0xd8);
+        _mm256_storeu_si256((__m256i *)(dst + i), packed);
+        __m256i isinf = _mm256_cmpeq_epi16(_mm256_and_si256(packed, abs16), inf16);
+        __m256i fin16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(finite[0], finite[1]), 0xd8);
+        unsigned bad = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(isinf, fin16));
+        overflow += (size_t)__builtin_popcount(bad) / 2;
+    }
+    for (; i < count; i++) {
+        uint32_t bits = ms_load_u32(src + 4 * i);
+        dst[i] = ms_bf16_scalar(bits);
+        if ((bits & 0x7fffffffu) < 0x7f800000u && (dst[i] & 0x7fffu) == 0x7f80u) overflow++;
+    }
+    return overflow;
+}
+
+AVX2 static size_t round_f16_avx2(const unsigned char *src, uint16_t *dst, size_t count) {
+    const __m256i absmask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    const __m128i inf16 = _mm_set1_epi16(0x7c00), abs16 = _mm_set1_epi16(0x7fff);
+    size_t overflow = 0, i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256i b = _mm256_loadu_si256((const __m256i *)(src + 4 * i));
+        __m128i h = _mm256_cvtps_ph(_mm256_castsi256_ps(b), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128((__m128i *)(dst + i), h);
+        __m128i isinf = _mm_cmpeq_epi16(_mm_and_si128(h, abs16), inf16);
+        if (_mm_movemask_epi8(isinf)) {
+            __m256i finite = _mm256_cmpgt_epi32(inf, _mm256_and_si256(b, absmask));
+            __m128i fin16 = _mm_packs_epi32(_mm256_castsi256_si128(finite), _mm256_extracti128_si256(finite, 1));
+            overflow += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_and_si128(isinf, fin16))) / 2;
+        }
+    }
+    for (; i < count; i++) {
+        uint32_t bits = ms_load_u32(src + 4 * i);
+        float f;
+        __builtin_memcpy(&f, &bits, 4);
+        dst[i] = _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if ((bits & 0x7fffffffu) < 0x7f800000u && (dst[i] & 0x7fffu) == 0x7c00u) overflow++;
+    }
+    return overflow;
+}
+#endif
+
+size_t ms_round_bf16(const void *src, uint16_t *dst, size_t count) {
+#ifdef MS_X86
+    if (ms_kernels_available()) return round_bf16_avx2((const unsigned char *)src, dst, count);
+#endif
+    size_t overflow = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits = ms_load_u32((const unsigned char *)src + 4 * i);
+        dst[i] = ms_bf16_scalar(bits);
+        if ((bits & 0x7fffffffu) < 0x7f800000u && (dst[i] & 0x7fffu) == 0x7f80u) overflow++;
+    }
+    return overflow;
+}
+
+size_t ms_round_f16(const void *src, uint16_t *dst, size_t count) {
+#ifdef MS_X86
+    if (ms_kernels_available()) return round_f16_avx2((const unsigned char *)src, dst, count);
+#endif
+    (void)src; (void)dst; (void)count;
+    return (size_t)-1; /* no F16C: the caller rounds in software (Rounding.swift) */
+}

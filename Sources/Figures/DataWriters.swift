@@ -9,7 +9,7 @@ enum DataWriters {
         let value: JSONValue
         switch figure {
         case .attention(let d):
-            value = .object([("model", .string(d.model)), ("view", view), ("layer", .int(d.layer)), ("head", d.mode == "rollout" ? .null : .int(d.head)),
+            value = .object([("model", .string(d.model)), ("view", view), ("layer", .int(d.layer)), ("head", d.mode == "rollout" || d.head == 0 ? .null : .int(d.head)),
                              ("mode", .string(d.mode)), ("tokens", .array(d.tokens.map(JSONValue.string))),
                              ("matrix", .array(d.matrix.map { .array($0.map(JSONValue.number)) }))])
         case .overview(let d):

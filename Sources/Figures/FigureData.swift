@@ -28,7 +28,8 @@ public struct HeatmapFigure: Sendable, Equatable {
     public var model: String
     /// Counted from 1.
     public var layer: Int
-    /// Counted from 1; not shown (and null in the JSON) for "rollout", which is over all heads.
+    /// Counted from 1; 0 is the mean over the layer's heads. Not shown (and null in the JSON) for "rollout", which is
+    /// over all heads, nor (null) for the mean.
     public var head: Int
     /// What the values are: "weights", "norms", "rollout" (layers 1 to `layer`).
     public var mode: String

@@ -168,7 +168,7 @@ struct Builder {
 
         let title = data.mode == "rollout"
             ? "Attention rollout · \(data.model) · layers 1-\(data.layer), all heads"
-            : "Attention · \(data.model) · layer \(data.layer), head \(data.head) · \(data.mode)"
+            : "Attention · \(data.model) · layer \(data.layer), \(data.head == 0 ? "mean over heads" : "head \(data.head)") · \(data.mode)"
         let (top, titleWidth) = titleBlock(title, subtitle: data.text)
         let m = Layout.margin
         let gridX = m + 20 + labelWidth + 8, gridY = top + 4

@@ -30,6 +30,10 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
     case missingTensor(name: String, files: [String])
     case badShardIndex(file: String, detail: String)
+    /// `--precision bf16|f16` without the AVX2 kernels, which are the only code that reads 16-bit matrices.
+    case precisionNeedsKernels(precision: String, reason: String)
+    /// A weight too large for the 16-bit format it was to be rounded to (float16's largest is 65504).
+    case precisionOverflow(file: String, tensor: String, precision: String, count: Int)
 
     public var description: String {
         switch self {
@@ -77,6 +81,10 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
             return "\(file): tensor \(tensor) has shape \(actual) but config.json implies \(expected)"
         case .missingTensor(let name, let files):
             return "tensor \(name) is missing from \(files.joined(separator: ", ")); the checkpoint is incomplete or not a RobertaForMaskedLM"
+        case .precisionNeedsKernels(let precision, let reason):
+            return "--precision \(precision) needs MaskScope's AVX2 kernels, the only code that reads 16-bit weight matrices, and they are not in use (\(reason)); run with --precision auto or f32"
+        case .precisionOverflow(let file, let tensor, let precision, let count):
+            return "\(file): tensor \(tensor) has \(count) value\(count == 1 ? "" : "s") beyond the range of \(precision) (they would become infinity); use --precision bf16, or auto for float32"
         case .badShardIndex(let file, let detail):
             return "\(file): \(detail)"
         }

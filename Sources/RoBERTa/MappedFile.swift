@@ -76,6 +76,20 @@ final class MappedFile: @unchecked Sendable {
         throw ModelLoadError.fileChanged(path, detail: "truncated or rewritten while a forward pass was reading it (\(size) bytes when loaded\(now)); the answer was discarded")
     }
 
+    /// Gives back the resident pages wholly inside bytes `begin..<end` of the map (madvise MADV_DONTNEED), so they
+    /// no longer count towards the process's RSS: for a tensor that was copied (rounded) at load and is not read
+    /// from the map again. The map is read-only and private, so nothing is lost: a later read (the non-finite
+    /// weight scan) faults the pages in again from the file. Pages shared with neighbouring tensors are kept.
+    func releasePages(begin: Int, end: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0, begin >= 0, end <= size else { return }
+        let start = Int(bitPattern: base) + begin
+        let first = (start + page - 1) / page * page
+        let last = (Int(bitPattern: base) + end) / page * page
+        guard last > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(pointer, last - first, Int32(MADV_DONTNEED))
+    }
+
     deinit {
         ms_mapguard_unregister(guardSlot)
         munmap(UnsafeMutableRawPointer(mutating: base), size)

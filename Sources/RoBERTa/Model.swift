@@ -37,8 +37,27 @@ public final class RobertaModel: @unchecked Sendable {
         /// transformers computes after loading the checkpoint as float32) with half the bytes to stream.
         case auto
         /// Every weight widened to float32 at load (the same answers, twice the memory for a 16-bit checkpoint).
-        /// Rounding a float32 checkpoint to 16 bits was measured and is not offered: see PERFORMANCE.md.
-        case float32 = "fp32"
+        case float32 = "f32"
+        /// Opt-in: the weight matrices (Q/K/V, attention output, feed-forward, LM dense, word embeddings = tied
+        /// decoder) rounded once at load to bfloat16 (nearest even), from float32 or from float16; a bfloat16
+        /// checkpoint's stay as they are. Half the bytes to stream and half the memory, but the scores move (on the
+        /// random real-shape checkpoints, whose distributions are peaked, by up to 1.5e-2 / 6e-2 for the
+        /// distilroberta-base / roberta-base shapes, about 10x float16's; Scripts/compare_precision.py). Biases and
+        /// LayerNorm stay float32. Needs the AVX2 kernels (only they read 16-bit matrices).
+        case bf16
+        /// Opt-in: as `bf16`, rounded to IEEE float16 (F16C, nearest even); 3 more mantissa bits than bfloat16
+        /// (scores move less) but a range of +-65504: a weight beyond it refuses to load. A bfloat16 checkpoint's
+        /// matrices are converted (exact unless a value lies outside float16's normal range).
+        case f16
+
+        /// The 16-bit format the matrices are rounded to, or nil (`auto`, `f32`).
+        var sixteenBit: SixteenBit? {
+            switch self {
+            case .bf16: .bf16
+            case .f16: .f16
+            case .auto, .float32: nil
+            }
+        }
     }
 
     /// Which code runs the weight products.
@@ -54,7 +73,8 @@ public final class RobertaModel: @unchecked Sendable {
     /// - Parameters:
     ///   - threads: threads per weight product (default: one per core).
     ///   - kernels: `.auto` (default; the environment variable MASKSCOPE_KERNELS=openblas forces OpenBLAS).
-    ///   - precision: how the encoder's weight matrices are kept; without the AVX2 kernels always float32.
+    ///   - precision: how the encoder's weight matrices are kept; without the AVX2 kernels `auto` is float32, and
+    ///     `bf16` / `f16` throw `ModelLoadError.precisionNeedsKernels` (OpenBLAS reads float32 only).
     public static func load(directory: URL, threads: Int? = nil, kernels: Kernels = .auto,
                             precision: Precision = .auto) throws -> RobertaModel {
         var isDirectory: ObjCBool = false
@@ -66,8 +86,15 @@ public final class RobertaModel: @unchecked Sendable {
         let tokenizer = try loadTokenizer(directory: directory)
         let forced = ProcessInfo.processInfo.environment["MASKSCOPE_KERNELS"].flatMap(Kernels.init(rawValue:))
         let useKernels = (forced ?? kernels) == .auto && Compute.kernelsAvailable
-        let weights = try RobertaWeights(directory: directory, config: config, precision: precision, sixteenBit: useKernels)
-        let compute = Compute(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, useKernels: useKernels)
+        if precision.sixteenBit != nil, !useKernels {
+            throw ModelLoadError.precisionNeedsKernels(precision: precision.rawValue,
+                                                       reason: !Compute.kernelsAvailable ? "this CPU lacks AVX2/FMA/F16C"
+                                                           : forced == .openblas ? "MASKSCOPE_KERNELS=openblas is set" : "OpenBLAS was asked for")
+        }
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let weights = try RobertaWeights(directory: directory, config: config, precision: precision, sixteenBit: useKernels,
+                                         threads: threadCount)
+        let compute = Compute(threads: threadCount, useKernels: useKernels)
         // With our kernels OpenBLAS only runs the small per-head attention products: one thread, so that no
         // spinning OpenBLAS worker steals the core our own threads need.
         setBLASThreads(useKernels ? 1 : compute.threads)

@@ -67,6 +67,9 @@ public struct WeightsSummary: Sendable, Equatable {
     public var copiedBytes: Int
     /// How the encoder's weight matrices are kept for the products: "F32", "BF16" or "F16".
     public var matrixDType: String
+    /// The checkpoint dtypes of the matrices that were rounded to `matrixDType` at load (`--precision bf16|f16`),
+    /// e.g. ["F32"]; empty when every matrix is used as stored (or widened exactly).
+    public var roundedFrom: [String] = []
     /// Tensors present in the file that RobertaForMaskedLM does not use (pooler, position_ids, ...): ignored on purpose.
     public var ignoredTensors: [String]
 }
@@ -97,8 +100,12 @@ final class RobertaWeights: @unchecked Sendable {
     /// - Parameters:
     ///   - precision: how the encoder's weight matrices are kept (see `Precision`).
     ///   - sixteenBit: whether 16-bit matrices may be kept (only the AVX2 kernels read them); when false every
-    ///     tensor is widened to float32, whatever `precision` says.
-    init(directory: URL, config: RobertaConfig, precision: RobertaModel.Precision = .auto, sixteenBit: Bool = false) throws {
+    ///     tensor is widened to float32, whatever `precision` says (`RobertaModel.load` refuses bf16/f16 then).
+    ///     With it, `precision` bf16/f16 rounds every matrix not already in that format once, here, into an
+    ///     owned 16-bit buffer, and gives the map's float32 pages of it back (`MappedFile.releasePages`).
+    ///   - threads: threads that may share the rounding of large matrices at load.
+    init(directory: URL, config: RobertaConfig, precision: RobertaModel.Precision = .auto, sixteenBit: Bool = false,
+         threads: Int = 1) throws {
         self.config = config
         var files: [SafetensorsFile] = []
         var pytorch: PyTorchCheckpoint?
@@ -131,6 +138,7 @@ final class RobertaWeights: @unchecked Sendable {
         var copiedBytes = 0
         var owned: [UnsafeMutableRawPointer] = []
         var matrixDTypes = Set<String>()
+        var roundedFrom = Set<String>()
 
         func record(_ name: String, _ shape: [Int]) throws -> (TensorRecord, DType) {
             // Old checkpoints call LayerNorm parameters gamma/beta; transformers renames them on load, so do we.
@@ -175,13 +183,48 @@ final class RobertaWeights: @unchecked Sendable {
             return FloatTensor(name: name, shape: shape, pointer: UnsafePointer(floats))
         }
 
-        /// An encoder weight matrix: a 16-bit one stays 16-bit when `precision` and `sixteenBit` allow.
+        /// A matrix rounded to `format` into an owned buffer (from float32; a 16-bit one of the other format is
+        /// widened exactly first), after which the map's pages of it are given back (`releasePages`).
+        func rounded(_ name: String, _ shape: [Int], record: TensorRecord, dtype: DType, to format: SixteenBit) throws -> LinearWeight {
+            let count = record.elementCount
+            let raw = record.bytes
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
+            owned.append(buffer)
+            let out = buffer.bindMemory(to: UInt16.self, capacity: max(count, 1))
+            var overflow = 0
+            if let start = raw.baseAddress {
+                if dtype == .f32 {
+                    overflow = roundFloats(start, count: count, to: format, into: out, threads: threads)
+                } else {
+                    let floats = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+                    defer { floats.deallocate() }
+                    convertToFloat(raw, dtype: dtype, count: count, into: floats)
+                    overflow = roundFloats(floats, count: count, to: format, into: out, threads: threads)
+                }
+            }
+            let storage: LinearWeight.Storage = format == .bf16 ? .bf16 : .f16
+            if overflow > 0 {
+                throw ModelLoadError.precisionOverflow(file: record.file.path, tensor: record.name,
+                                                       precision: storage.rawValue.lowercased(), count: overflow)
+            }
+            copiedBytes += count * 2
+            matrixDTypes.insert(storage.rawValue)
+            roundedFrom.insert(dtype.rawValue)
+            record.file.releasePages(begin: record.begin, end: record.end)
+            return LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: storage)
+        }
+
+        /// An encoder weight matrix: a 16-bit one stays 16-bit when `precision` and `sixteenBit` allow; with
+        /// `precision` bf16/f16 (and the kernels) one of another dtype is rounded to that format once, here.
         func matrix(_ name: String, _ shape: [Int]) throws -> LinearWeight {
             let (record, dtype) = try record(name, shape)
-            let keep: LinearWeight.Storage? = switch dtype {
-            case .bf16 where sixteenBit && precision == .auto: .bf16
-            case .f16 where sixteenBit && precision == .auto: .f16
+            let keep: LinearWeight.Storage? = switch (dtype, precision) {
+            case (.bf16, .auto) where sixteenBit, (.bf16, .bf16) where sixteenBit: .bf16
+            case (.f16, .auto) where sixteenBit, (.f16, .f16) where sixteenBit: .f16
             default: nil
+            }
+            if keep == nil, sixteenBit, let format = precision.sixteenBit {
+                return try rounded(name, shape, record: record, dtype: dtype, to: format)
             }
             guard let keep else {
                 matrixDTypes.insert("F32")
@@ -257,7 +300,8 @@ final class RobertaWeights: @unchecked Sendable {
         self.owned = owned
         self.usedRecords = usedRecords
         summary = WeightsSummary(files: fileNames, dtypes: dtypes.sorted(), mappedBytes: mappedBytes,
-                                 copiedBytes: copiedBytes, matrixDType: matrixDTypes.sorted().joined(separator: "/"), ignoredTensors: table.keys.filter { !used.contains($0) }.sorted())
+                                 copiedBytes: copiedBytes, matrixDType: matrixDTypes.sorted().joined(separator: "/"), roundedFrom: roundedFrom.sorted(),
+                                 ignoredTensors: table.keys.filter { !used.contains($0) }.sorted())
     }
 
     /// Throws `ModelLoadError.fileChanged` when a checkpoint file was truncated or rewritten since loading, or a

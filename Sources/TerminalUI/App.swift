@@ -16,6 +16,8 @@ public final class WorkbenchApp {
     let background: BackgroundWork?
     /// Keeps the autosave file up to date; nil where nothing is autosaved (tests, the bench).
     let autosaver: Autosaver?
+    /// Draws and writes F9's figures on its own thread (exports/ in the current directory by default).
+    let exporter: FigureExporter
     /// Where background work posts its results.
     public let mailbox: Mailbox
     /// The signal that ended the loop (SIGTERM, SIGHUP, SIGINT), if one did: the caller gives the terminal
@@ -30,11 +32,13 @@ public final class WorkbenchApp {
     ///   - autosaver: sees every state and writes the autosave when due and when the loop ends.
     ///   - background: starts comparisons and pseudo-log-likelihood scorings; their results must be posted to the
     ///     mailbox. Nil where there is nothing to run them (the strip then says so; the measures stay absent).
+    ///   - exporter: draws and writes the figures F9 asks for, off this thread; its answers go through the mailbox.
     public init(state: WorkbenchState, backend: TerminalBackend, themes: [Theme],
                 runInference: @escaping (InferenceRequest) -> Void,
                 saveSession: @escaping (Session, String?) throws -> String,
                 loadModel: ((ModelLoadRequest) -> Void)? = nil, autosaver: Autosaver? = nil, mailbox: Mailbox = Mailbox(),
-                background: BackgroundWork? = nil) {
+                background: BackgroundWork? = nil, exporter: FigureExporter = FigureExporter()) {
+        self.exporter = exporter
         self.state = state
         self.background = background
         self.autosaver = autosaver
@@ -82,6 +86,11 @@ public final class WorkbenchApp {
                     send(.importanceFinished(id: request.id, result: .failed("this workbench cannot measure head importance")))
                 }
             case .cancelImportance: background?.cancelImportance()
+            case .exportFigure(let request):
+                // In the colours of the theme on screen; drawn and written on the exporter's thread.
+                let theme = themes[request.theme] ?? themes[state.theme] ?? Theme.monochromeFallback
+                let mailbox = self.mailbox
+                exporter.start(request, style: theme.figureStyle) { mailbox.post($0) }
             case .quit: break
             }
         }

@@ -85,6 +85,14 @@ public enum Action: Equatable, Sendable {
     case restoreToggled
     /// Writing the autosave failed (said once, until it works again).
     case autosaveFailed(String)
+    /// F9 / w: write the figure of what the focused pane shows to exports/ (`Effect.exportFigure`).
+    case figureExportRequested
+    /// W: the next format F9 writes (svg → pdf → png → html → json → csv), kept with the session.
+    case exportFormatCycled
+    /// The figure was written to `path`.
+    case figureExported(path: String)
+    /// The figure could not be drawn or written; the message says why and what to do.
+    case figureExportFailed(String)
 
     /// A background run ended; dropped unless `id` is the newest request for `model`.
     case inferenceFinished(id: Int, model: Int, analysis: Analysis)
@@ -112,5 +120,8 @@ public enum Effect: Equatable, Sendable {
     case saveSession(Session, path: String?)
     /// Load a model off the UI thread; the result comes back as `.modelLoaded` or `.modelLoadFailed`.
     case loadModel(ModelLoadRequest)
+    /// Draw a figure and write it under exports/ off the reducer (`FigureExporter`); comes back as `.figureExported`
+    /// or `.figureExportFailed`.
+    case exportFigure(FigureExportRequest)
     case quit
 }

@@ -69,8 +69,7 @@ extension RobertaModel {
             let result = try fillMask(ids: encoding.ids, options: options, text: text, cancellation: cancellation)
             analysis.masks = result.masks.map { mask in
                 let word = tokens[mask.position].word.map { encoding.words[$0].range }
-                return MaskRow(position: mask.position, span: word ?? tokens[mask.position].span,
-                               candidates: mask.candidates.map { CandidateRow(id: $0.token, text: $0.tokenStr, probability: $0.score) })
+                return MaskRow(mask, span: word ?? tokens[mask.position].span)
             }
             analysis.attention = result.attention
             if let maps = result.attention {

@@ -19,6 +19,7 @@ public enum Keymap {
         KeyBinding(scope: "Anywhere", keys: "F6 (n)", does: "write a note (saved with the session)"),
         KeyBinding(scope: "Anywhere", keys: "F7 (p)", does: "pseudo-log-likelihood strip: score, hide"),
         KeyBinding(scope: "Anywhere", keys: "F8 (l)", does: "logit lens of the mask / the candidates"),
+        KeyBinding(scope: "Anywhere", keys: "F9 (w)", does: "write this pane's figure to exports/"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-S (s)", does: "save the session (sessions/NAME.json)"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-O", does: "insert <mask> at the cursor"),
         KeyBinding(scope: "Anywhere", keys: "Ctrl-C (q)", does: "quit (your work is autosaved)"),
@@ -34,6 +35,7 @@ public enum Keymap {
         KeyBinding(scope: "Editor", keys: "Esc", does: "leave the editor (to the candidates)"),
         KeyBinding(scope: "Panes", keys: "e, i or Esc", does: "back to the editor"),
         KeyBinding(scope: "Panes", keys: "+ / -", does: "more / fewer candidates (top-k)"),
+        KeyBinding(scope: "Panes", keys: "W", does: "figure format: svg pdf png html json csv"),
         KeyBinding(scope: "Candidates", keys: "Up / Down", does: "select a candidate"),
         KeyBinding(scope: "Candidates", keys: "Left / Right", does: "select the mask"),
         KeyBinding(scope: "Candidates", keys: "Enter", does: "put the candidate in the sentence"),
@@ -80,6 +82,7 @@ public enum Keymap {
         case .function(6): return .notesOpened
         case .function(7): return .likelihoodToggled
         case .function(8): return .lensToggled
+        case .function(9): return .figureExportRequested
         case .ctrl("s"): return .sessionSaveRequested
         case .ctrl("o"): return .maskInserted
         case .ctrl("c"): return .quitRequested
@@ -96,6 +99,8 @@ public enum Keymap {
         case .char("c"): return .compareToggled
         case .char("p"): return .likelihoodToggled
         case .char("l"): return .lensToggled
+        case .char("w"): return .figureExportRequested
+        case .char("W"): return .exportFormatCycled
         case .char("t"): return .themeCycled
         case .char("s"): return .sessionSaveRequested
         case .char("e"), .char("i"), .escape: return .focusSet(.editor)

@@ -1,3 +1,4 @@
+import Figures
 import Foundation
 
 /// What the workbench's command line asked for, before a saved session and the defaults fill in the rest.
@@ -9,8 +10,12 @@ public struct LaunchOptions: Equatable, Sendable {
     public var theme: String?
     public var text: String?
     public var topK: Int?
+    /// `--export-format`: what F9 writes figures as, over the session's.
+    public var exportFormat: FigureFormat?
 
-    public init(models: [String] = [], sessionFile: String? = nil, theme: String? = nil, text: String? = nil, topK: Int? = nil) {
+    public init(models: [String] = [], sessionFile: String? = nil, theme: String? = nil, text: String? = nil, topK: Int? = nil,
+                exportFormat: FigureFormat? = nil) {
+        self.exportFormat = exportFormat
         self.models = models
         self.sessionFile = sessionFile
         self.theme = theme
@@ -64,6 +69,7 @@ public enum WorkbenchLaunch {
             if let text = options.text { state.editor.setText(text) }
         }
         if let topK = options.topK { state.topK = topK }
+        if let format = options.exportFormat { state.exportFormat = format }
         return state
     }
 }
@@ -87,6 +93,7 @@ extension WorkbenchLaunch {
         restored.theme = theme
         restored.sessionPath = autosave.sessionPath
         if let topK = options.topK { restored.topK = topK }
+        if let format = options.exportFormat { restored.exportFormat = format }
         let notice = autosave.restoredNotice(now: now, timeZone: timeZone)
         let when = Autosave.formatTime(autosave.savedAt, now: now, timeZone: timeZone)
         restored.notice = Notice(notice)

@@ -1,3 +1,4 @@
+import Figures
 import RoBERTa
 
 /// The workbench's only state transition: applies `action` to `state` and says what work to start.
@@ -351,6 +352,19 @@ func apply(_ state: inout WorkbenchState, _ action: Action) -> [Effect] {
         state.restoreSwap = swap
         return requests(&state)
     case .autosaveFailed(let message):
+        state.notice = Notice(message, isError: true)
+        return []
+    case .figureExportRequested:
+        return figureExportRequested(&state)
+    case .exportFormatCycled:
+        let all = FigureFormat.allCases
+        state.exportFormat = all[((all.firstIndex(of: state.exportFormat) ?? 0) + 1) % all.count]
+        state.notice = Notice("F9 (w) writes figures as \(state.exportFormat.rawValue) (W: next format)")
+        return []
+    case .figureExported(let path):
+        state.notice = Notice("wrote \(path)")
+        return []
+    case .figureExportFailed(let message):
         state.notice = Notice(message, isError: true)
         return []
 

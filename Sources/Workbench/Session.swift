@@ -1,5 +1,6 @@
 import RoBERTa
 import FileSupport
+import Figures
 import Foundation
 
 /// A saved exploration: models, sentence history, selections and notes (sessions/NAME.json).
@@ -25,6 +26,9 @@ public struct Session: Codable, Equatable, Sendable {
     public var knockout: [String] = []
     public var theme: String?
     public var notes = ""
+    /// What F9 writes figures as ("svg", "pdf", "png", "html", "json", "csv"); absent means svg, so sessions saved
+    /// before it existed (and those that keep the default) read and write as before.
+    public var exportFormat: String?
 
     public init(models: [String], text: String) {
         self.models = models
@@ -33,7 +37,7 @@ public struct Session: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case version, models, activeModel, compare, text, history, topK, focus, selectedMask, selectedCandidate
-        case selectedToken, layer, head, attentionMode, attentionValues, knockout, theme, notes
+        case selectedToken, layer, head, attentionMode, attentionValues, knockout, theme, notes, exportFormat
     }
 
     /// Every field but `text` may be missing, so hand-written sessions stay short.
@@ -57,6 +61,7 @@ public struct Session: Codable, Equatable, Sendable {
         knockout = try c.decodeIfPresent([String].self, forKey: .knockout) ?? []
         theme = try c.decodeIfPresent(String.self, forKey: .theme)
         notes = try c.decodeIfPresent(String.self, forKey: .notes) ?? ""
+        exportFormat = try c.decodeIfPresent(String.self, forKey: .exportFormat)
     }
 
     /// Reads a session file; errors name the file.
@@ -123,6 +128,7 @@ extension WorkbenchState {
         s.knockout = knockout.sorted().map(\.description)
         s.theme = theme
         s.notes = notes
+        s.exportFormat = exportFormat == .svg ? nil : exportFormat.rawValue
         return s
     }
 
@@ -151,5 +157,7 @@ extension WorkbenchState {
         knockouts = heads.isEmpty ? [:] : [activeModel: heads]
         if let t = s.theme, themes.contains(t) { theme = t }
         notes = s.notes
+        // A format this version does not write (a hand-edited file) leaves the default rather than failing the start.
+        exportFormat = s.exportFormat.flatMap { FigureFormat(rawValue: $0.lowercased()) } ?? .svg
     }
 }

@@ -1,3 +1,4 @@
+import Figures
 import RoBERTa
 import Tokenizer
 
@@ -86,6 +87,8 @@ public struct WorkbenchState: Equatable, Sendable {
     public var knockouts: [Int: Set<HeadRef>] = [:]
     /// Heatmap cell width in columns (1...3).
     public var zoom = 2
+    /// What F9 writes figures as (`--export-format`, W cycles; saved with the session).
+    public var exportFormat: FigureFormat = .svg
 
     /// Names of the themes the user can cycle through, and the one in use.
     public var themes: [String]

@@ -125,7 +125,9 @@ struct Bench: ParsableCommand {
             emit(JSONValue.object([
                 ("model", .string(name)), ("layers", .int(model.config.numHiddenLayers)),
                 ("hidden", .int(model.config.hiddenSize)), ("threads", .int(threads)), ("kernels", .string(model.kernelName)),
-                ("matrices", .string(model.weightsSummary.matrixDType)), ("runs", .int(runs)),
+                ("matrices", .string(model.weightsSummary.matrixDType)),
+                ("precision", .string(model.weightsSummary.precisionName)),
+                ("rounded_at_load", .bool(!model.weightsSummary.roundedFrom.isEmpty)), ("runs", .int(runs)),
                 ("load_ms", .number(ms(loadSeconds))), ("first_answer_ms", .number(ms(firstAnswerSeconds ?? 0))),
                 ("peak_rss_mb", .number(round(Double(rss) / 1_048_576 * 10) / 10)), ("cases", .array(cases)),
                 ("batch", batch.map { b in
@@ -150,7 +152,7 @@ struct Bench: ParsableCommand {
             return
         }
         emit("model      \(name) (\(model.config.numHiddenLayers) layers, hidden \(model.config.hiddenSize), \(model.weightsSummary.dtypes.joined(separator: "/")))")
-        emit("threads    \(threads), \(model.kernelName) kernels, weight matrices kept as \(model.weightsSummary.matrixDType), \(runs) timed runs after \(warmup) warm-up")
+        emit("threads    \(threads), \(model.kernelName) kernels, weight matrices kept as \(model.weightsSummary.matrixDType)\(model.weightsSummary.roundedFrom.isEmpty ? "" : " (rounded at load)"), \(runs) timed runs after \(warmup) warm-up")
         emit("load       \(String(format: "%.1f", ms(loadSeconds))) ms   first answer \(String(format: "%.1f", ms(firstAnswerSeconds ?? 0))) ms after start of load")
         emit("peak RSS   \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
         emit("")

@@ -44,6 +44,9 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core).", valueName: "n"))
     var threads: Int?
 
+    @Option(name: .long, help: RobertaModel.Precision.help)
+    var precision: RobertaModel.Precision = .auto
+
     @Option(help: ArgumentHelp("How tokens are masked: one, all or pll.", valueName: "mode"))
     var mode: String = "one"
 
@@ -136,7 +139,7 @@ struct Eval: ParsableCommand {
         }
         let threads = OptionBounds.threads(self.threads)
         let loaded = try models.map { name in
-            try openModel(name) { try RobertaModel.load(directory: $0.directory, threads: threads) }
+            try openModel(name) { [precision] in try RobertaModel.load(directory: $0.directory, threads: threads, precision: precision) }
         }
         var options = EvalOptions()
         options.mode = EvalMode(rawValue: mode)!

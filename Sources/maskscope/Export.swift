@@ -7,7 +7,8 @@ import TerminalUI
 import Workbench
 
 /// `maskscope export`: one view of a text's analysis as a figure (SVG, PDF, PNG, HTML) or as the numbers behind it
-/// (JSON, CSV). The engine's results are turned into Figures' plain view data in FigureViews.swift.
+/// (JSON, CSV). The engine runs here (`ExportRun`); its results are turned into Figures' plain view data by
+/// Workbench's `FigureViews`, the same mapping the workbench's F9 uses.
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a view (attention, overview, candidates, compare, lens, head statistics) as SVG, PDF, PNG, HTML, JSON or CSV.",
@@ -122,17 +123,18 @@ struct Export: ParsableCommand {
         let opened = try names.map { name in
             try openModel(name) { try RobertaModel.load(directory: $0.directory, threads: threads) }
         }
-        let views = FigureViews(text: text, topK: topK, truncate: truncate)
+        let views = ExportRun(text: text, topK: topK, truncate: truncate)
         let figure: Figure
         switch view {
         case .attention:
             let (m, name) = opened[0]
             try checkHead(m, name: name)
-            figure = try views.attention(m, name: displayName(name), layer: layer - 1, head: head - 1, values: values)
+            figure = try views.attention(m, name: displayName(name), layer: layer - 1, head: head - 1, values: values.shown)
         case .overview:
             let (m, name) = opened[0]
             try checkHead(m, name: name)
-            figure = try views.overview(m, name: displayName(name), statistic: statistic, selected: (layer, head))
+            figure = try views.overview(m, name: displayName(name), statistic: statistic.headStatistic,
+                                        selected: HeadRef(layer: layer - 1, head: head - 1))
         case .candidates:
             figure = try views.candidates(opened[0].model, name: displayName(opened[0].name))
         case .compare:
@@ -209,11 +211,7 @@ struct Export: ParsableCommand {
             let chosen = try workbenchTheme()
             return chosen.monochrome ? .mono : .print(ramp: chosen.heatmap.map(FigureColor.init))
         case .theme:
-            let chosen = try workbenchTheme()
-            if chosen.monochrome || chosen.heatmap.count < 2 { return .mono }
-            return .theme(name: chosen.name, ramp: chosen.heatmap.map(FigureColor.init), background: chosen.background.map(FigureColor.init),
-                          text: chosen.text.map(FigureColor.init), dim: chosen.dim.map(FigureColor.init),
-                          bar: chosen.bar.map(FigureColor.init), secondBar: chosen.accent.map(FigureColor.init))
+            return try workbenchTheme().figureStyle
         }
     }
 
@@ -235,10 +233,6 @@ func displayName(_ name: String) -> String {
     return name
 }
 
-extension FigureColor {
-    init(_ rgb: RGB) { self.init(rgb.r, rgb.g, rgb.b) }
-}
-
 enum ExportView: String, ExpressibleByArgument, CaseIterable {
     case attention, overview, candidates, compare, lens
     case headStats = "head-stats"
@@ -250,6 +244,84 @@ enum ExportStyle: String, ExpressibleByArgument, CaseIterable {
 
 enum AttentionValues: String, ExpressibleByArgument, CaseIterable {
     case weights, norms, rollout
+
+    /// The workbench's name for the same values (v).
+    var shown: Workbench.AttentionValues {
+        switch self {
+        case .weights: return .weights
+        case .norms: return .norms
+        case .rollout: return .rollout
+        }
+    }
+}
+
+/// `--export-format` of the workbench.
+extension FigureFormat: ExpressibleByArgument {}
+
+/// Runs the engine for `export` and hands its results to `FigureViews` (layers and heads counted from 0 here).
+struct ExportRun {
+    let text: String
+    let topK: Int
+    let truncate: Bool
+
+    private func run(_ model: RobertaModel, attention: Bool, norms: Bool = false) throws -> FillMaskResult {
+        try OptionBounds.checkTopK(topK, source: "--top-k", model: model)
+        let result = try model.fillMask(text, options: FillMaskOptions(
+            topK: topK, truncate: truncate, capture: CaptureOptions(attention: attention, norms: norms)))
+        for message in result.warnings { warn(message) }
+        return result
+    }
+
+    private func tokens(_ model: RobertaModel, _ ids: [Int]) -> [TokenRow] {
+        ids.map { TokenRow(id: $0, tokenizer: model.tokenizer) }
+    }
+
+    /// One head's map: weights, norms, or the rollout up to `layer`.
+    func attention(_ model: RobertaModel, name: String, layer: Int, head: Int, values: Workbench.AttentionValues) throws -> Figure {
+        let result = try run(model, attention: true, norms: values == .norms)
+        let maps: AttentionMaps?
+        switch values {
+        case .weights: maps = result.attention
+        case .norms: maps = result.encoder.norms
+        case .rollout: maps = result.attention.map(attentionRollout)
+        }
+        guard let maps else { throw CommandFailure("the engine returned no attention maps for this text") }
+        return FigureViews.heatmap(maps, model: name, layer: layer, head: head, values: values, tokens: tokens(model, result.ids), text: text)
+    }
+
+    /// Every head's statistic, [layer][head].
+    func overview(_ model: RobertaModel, name: String, statistic: HeadStatistic, selected: HeadRef) throws -> Figure {
+        let result = try run(model, attention: true)
+        guard let maps = result.attention else { throw CommandFailure("the engine returned no attention maps for this text") }
+        return FigureViews.overview(model.headStatistics(maps, ids: result.ids), statistic: statistic, model: name, selected: selected, text: text)
+    }
+
+    func candidates(_ model: RobertaModel, name: String) throws -> Figure {
+        FigureViews.candidates(try run(model, attention: false).masks.map { MaskRow($0) }, model: name, text: text)
+    }
+
+    /// Both models' candidates, and per mask the measures the workbench's compare mode shows (KL and JS from the
+    /// first model's distribution to the second's, top-k overlap).
+    func compare(_ first: RobertaModel, name firstName: String, _ second: RobertaModel, name secondName: String) throws -> Figure {
+        let a = try run(first, attention: false), b = try run(second, attention: false)
+        if a.masks.count != b.masks.count {
+            warn("the two models see \(a.masks.count) and \(b.masks.count) masks in the text; masks are paired in order")
+        }
+        let measures = VocabularyPair(teacher: first, student: second).measure(teacher: a.maskLogits, student: b.maskLogits, k: topK)
+        return FigureViews.compare(teacher: a.masks.map { MaskRow($0) }, name: firstName, student: b.masks.map { MaskRow($0) }, name: secondName,
+                                   measures: measures, text: text)
+    }
+
+    func lens(_ model: RobertaModel, name: String) throws -> Figure {
+        let result = try run(model, attention: false)
+        return FigureViews.lens(try model.logitLens(ids: result.ids, topK: topK), model: name, text: text)
+    }
+
+    func headStats(_ model: RobertaModel, name: String) throws -> Figure {
+        let result = try run(model, attention: true)
+        guard let maps = result.attention else { throw CommandFailure("the engine returned no attention maps for this text") }
+        return FigureViews.headStats(model.headStatistics(maps, ids: result.ids), model: name, text: text)
+    }
 }
 
 /// --statistic: the workbench's head statistics (S), spelled for a command line.

@@ -10,8 +10,10 @@ struct Inspect: ParsableCommand {
         abstract: "Show token ids, every layer's attention and the top candidates (with logits) for a text.",
         discussion: """
             With --json prints {"ids", "tokens", "attention": [layer][head][query][key],
-            "masks": [{"position", "top": [{"token", "token_str", "score", "logit"}]}]},
-            and only when asked:
+            "masks": [{"position", "top": [{"token", "token_str", "score", "logit"}]}],
+            "precision": "f32"|"bf16"|"f16" (the weight matrices as the kernels read
+            them), "rounded_at_load": true when --precision rounded them}, and only
+            when asked:
 
             --lens: "lens": per mask {"position", "layers": [[{"token", "token_str",
             "score"} x K] for the embeddings' output and each layer]}; the last entry
@@ -108,12 +110,14 @@ struct Inspect: ParsableCommand {
                     ("delta", .array(importance.deltas.map { .array($0.map(JSONValue.number)) })),
                 ])))
             }
+            fields += precisionJSON(model.weightsSummary)
             object = .object(fields)
             emit(object.serialized())
             return
         }
         if !heads.isEmpty { emit("knocked out: " + heads.sorted().map(\.description).joined(separator: ", ")) }
-        emit("\(model.config.numHiddenLayers) layers, \(model.config.numAttentionHeads) heads, \(result.ids.count) tokens")
+        let rounded = model.weightsSummary.roundedFrom.isEmpty ? "" : ", \(model.weightsSummary.precisionName) weight matrices (rounded at load)"
+        emit("\(model.config.numHiddenLayers) layers, \(model.config.numAttentionHeads) heads, \(result.ids.count) tokens\(rounded)")
         emit("index  id      token")
         for (i, (id, token)) in zip(result.ids, tokens).enumerated() {
             emit(pad(String(i), 7) + pad(String(id), 8) + token)
@@ -245,4 +249,9 @@ func visible(_ text: String) -> String {
         }
     }
     return out
+}
+
+/// The "precision" and "rounded_at_load" fields of bench's and inspect's --json.
+func precisionJSON(_ summary: WeightsSummary) -> [(String, JSONValue)] {
+    [("precision", .string(summary.precisionName)), ("rounded_at_load", .bool(!summary.roundedFrom.isEmpty))]
 }

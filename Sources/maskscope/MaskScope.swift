@@ -41,6 +41,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core; at most twice the cores, more are lowered to that with a warning).", valueName: "n"))
     var threads: Int?
 
+    @Option(name: .long, help: RobertaModel.Precision.help)
+    var precision: RobertaModel.Precision = .auto
+
     func validate() throws {
         if let threads { try OptionBounds.check(threads, 1...Int.max, option: "--threads") }
     }
@@ -49,7 +52,7 @@ struct ModelOptions: ParsableArguments {
     /// startup policy opens.
     func load() throws -> (model: RobertaModel, name: String) {
         let threads = OptionBounds.threads(threads)
-        return try openModel(model) { try RobertaModel.load(directory: $0.directory, threads: threads) }
+        return try openModel(model) { [precision] in try RobertaModel.load(directory: $0.directory, threads: threads, precision: precision) }
     }
 }
 
@@ -66,4 +69,16 @@ func openModel<Model>(_ name: String?, load: (ResolvedModel) throws -> Model) th
     let resolved = try ModelResolver().resolve(name)
     for note in resolved.notes { warn(note) }
     return (try load(resolved), name)
+}
+
+/// `--precision auto|f32|bf16|f16` (every command that loads a model); a bad value is a usage error naming these.
+extension RobertaModel.Precision: ExpressibleByArgument {
+    static let help = ArgumentHelp(
+        "Weight matrices: auto (as the checkpoint stores them: float32 stays float32, the default), f32 (all widened to float32), or bf16 / f16: rounded once at load to 16 bits (half the memory and bytes to stream, scores move by ~1e-3..1e-2; needs the AVX2 kernels).",
+        valueName: "auto|f32|bf16|f16")
+}
+
+extension WeightsSummary {
+    /// The matrices' format in lower case ("f32", "bf16", "f16"; "bf16/f32" when mixed): the JSON "precision".
+    var precisionName: String { matrixDType.lowercased() }
 }

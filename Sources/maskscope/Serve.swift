@@ -33,6 +33,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core).", valueName: "n"))
     var threads: Int?
 
+    @Option(name: .long, help: RobertaModel.Precision.help)
+    var precision: RobertaModel.Precision = .auto
+
     @Option(help: ArgumentHelp("Address to listen on; anything but 127.0.0.1/localhost/::1 is reachable from other machines.", valueName: "address"))
     var host = "127.0.0.1"
 
@@ -110,7 +113,7 @@ struct Serve: ParsableCommand {
         let threads = OptionBounds.threads(threads)
         var served: [ServedModel] = []
         for requested in model.isEmpty ? [nil] : model.map(Optional.some) {
-            let (loaded, name) = try openModel(requested) { try RobertaModel.load(directory: $0.directory, threads: threads) }
+            let (loaded, name) = try openModel(requested) { [precision] in try RobertaModel.load(directory: $0.directory, threads: threads, precision: precision) }
             served.append(ServedModel(name: Self.servedName(name), model: loaded))
         }
         let names = served.map(\.name)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CursesBackend
+import Figures
 import Foundation
 import ModelStore
 import RoBERTa
@@ -44,8 +45,14 @@ struct WorkbenchCommand: ParsableCommand {
     @Option(name: .customLong("top-k"), help: ArgumentHelp("Candidates per mask (default 5).", valueName: "k"))
     var topK: Int?
 
+    @Option(name: .customLong("export-format"), help: ArgumentHelp("What F9 (w) writes the focused pane's figure to exports/ as: svg, pdf, png, html, json or csv (default svg, or the session's; W changes it).", valueName: "format"))
+    var exportFormat: FigureFormat?
+
     @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core).", valueName: "n"))
     var threads: Int?
+
+    @Option(name: .long, help: RobertaModel.Precision.help)
+    var precision: RobertaModel.Precision = .auto
 
     func validate() throws {
         if let topK, topK < 1 || topK > 50 { throw ValidationError("--top-k must be between 1 and 50 (got \(topK))") }
@@ -55,7 +62,7 @@ struct WorkbenchCommand: ParsableCommand {
     func run() throws {
         // Everything that can fail on the command line fails here, before the screen opens.
         let threads = OptionBounds.threads(threads)
-        let options = LaunchOptions(models: model, sessionFile: session, theme: theme, text: text, topK: topK)
+        let options = LaunchOptions(models: model, sessionFile: session, theme: theme, text: text, topK: topK, exportFormat: exportFormat)
         var opened: Session?
         if let session {
             do { opened = try Session.load(from: session) } catch { fail(String(describing: error)) }
@@ -80,7 +87,9 @@ struct WorkbenchCommand: ParsableCommand {
         }
         let restoring = WorkbenchLaunch.restorable(found, options: options)
 
-        let load = { [threads] (resolved: ResolvedModel) in try RobertaModel.load(directory: resolved.directory, threads: threads) }
+        let load = { [threads, precision] (resolved: ResolvedModel) in
+            try RobertaModel.load(directory: resolved.directory, threads: threads, precision: precision)
+        }
         /// A named model resolved and loaded, with what a session saves for it (as named) and what the status line calls it.
         func open(_ entry: NamedModel) throws -> (model: RobertaModel, given: String, title: String) {
             let resolved = try ModelResolver().resolve(entry.lookup)
@@ -170,11 +179,11 @@ struct WorkbenchCommand: ParsableCommand {
                 try session.save(to: target)
                 return target
             },
-            loadModel: { [threads] request in
+            loadModel: { [threads, precision] request in
                 // Off the UI thread: reading config, tokenizer and mapping the weights can take seconds.
                 DispatchQueue.global(qos: .userInitiated).async {
                     do {
-                        let loaded = try RobertaModel.load(directory: URL(fileURLWithPath: request.directory), threads: threads)
+                        let loaded = try RobertaModel.load(directory: URL(fileURLWithPath: request.directory), threads: threads, precision: precision)
                         let index = scheduler.add(loaded)
                         let info = ModelInfo(loaded, name: request.name, path: request.name, directory: request.directory)
                         mailbox.post(.modelLoaded(info, index: index))
@@ -223,9 +232,12 @@ struct WorkbenchCommand: ParsableCommand {
 }
 
 extension ModelInfo {
-    /// What the workbench shows of a loaded model, under the name and path it was asked for.
+    /// What the workbench shows of a loaded model, under the name and path it was asked for; a model whose
+    /// matrices were rounded at load (--precision bf16|f16) is shown as "NAME bf16" (the status line, the notices).
     init(_ model: RobertaModel, name: String, path: String, directory: String) {
-        self.init(name: name, path: path, layers: model.config.numHiddenLayers, heads: model.config.numAttentionHeads,
+        let summary = model.weightsSummary
+        let shown = summary.roundedFrom.isEmpty ? name : "\(name) \(summary.precisionName)"
+        self.init(name: shown, path: path, layers: model.config.numHiddenLayers, heads: model.config.numAttentionHeads,
                   maxTokens: model.config.maxTokens, directory: URL(fileURLWithPath: directory).standardizedFileURL.path,
                   layerOrigin: LayerOrigin.read(directory: directory))
     }

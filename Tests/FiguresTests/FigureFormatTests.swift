@@ -96,6 +96,19 @@ final class FigureFormatTests: XCTestCase {
         XCTAssertTrue(html.contains("svg text { pointer-events: none; }"))
     }
 
+    /// Head 0 is the mean over the layer's heads (the workbench's `a`): the title says so and the JSON's head is null.
+    func testTheMeanOverHeadsIsTitledAndHasNoHead() throws {
+        var figure = Samples.heatmap()
+        figure.head = 0
+        let svg = String(decoding: try FigureExport.render(.attention(figure), as: .svg, style: style), as: UTF8.self)
+        XCTAssertTrue(svg.contains("layer 2, mean over heads · weights"), "the title")
+        XCTAssertFalse(svg.contains("head 0"))
+        let json = try FigureExport.render(.attention(figure), as: .json, style: style)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        XCTAssertTrue(object["head"] is NSNull, "head: \(String(describing: object["head"]))")
+        XCTAssertEqual(object["mode"] as? String, "weights")
+    }
+
     func testAttentionJSONAndCSVCarryTheMatrix() throws {
         let figure = Samples.heatmap()
         let json = try FigureExport.render(.attention(figure), as: .json, style: style)

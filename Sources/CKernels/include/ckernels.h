@@ -54,4 +54,11 @@ void ms_pool_attention(ms_pool *pool, const float *q, const float *k, const floa
 /* ms_gelu_erf over count values, in slices. */
 void ms_pool_gelu(ms_pool *pool, float *x, size_t count);
 
+/* Rounds count float32 values (src: little-endian, any alignment) to bfloat16 / float16 bits, to nearest with
+ * ties to even, NaN kept NaN (quiet, sign and upper payload kept), overflow to infinity. Returns how many finite
+ * values overflowed to infinity. ms_round_f16 needs F16C (ms_kernels_available): without it it writes nothing
+ * and returns (size_t)-1. */
+size_t ms_round_bf16(const void *src, uint16_t *dst, size_t count);
+size_t ms_round_f16(const void *src, uint16_t *dst, size_t count);
+
 #endif
