@@ -16,8 +16,10 @@ public struct ServerSettings: Sendable {
     public var maxTopK = 100
     /// Most texts in one batched forward pass.
     public var maxBatch = 32
-    /// How long the first request of a batch waits for others, in milliseconds.
-    public var maxWaitMilliseconds = 2.0
+    /// How long the first request of a batch waits for others, in milliseconds. 0: no wait, a batch takes what
+    /// arrived while the one before ran (measured on the pocket model: the same throughput at 8 and 32 clients as
+    /// a 2 ms wait, half the latency for one client).
+    public var maxWaitMilliseconds = 0.0
     /// Most texts waiting for the model (beyond: 503 with Retry-After).
     public var maxQueuedInputs = 512
     /// Longest a request may take from arrival to answer, in milliseconds (504 beyond).

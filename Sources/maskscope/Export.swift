@@ -41,6 +41,9 @@ struct Export: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Threads for the matrix work (default: one per core).", valueName: "n"))
     var threads: Int?
 
+    @Option(name: .long, help: RobertaModel.Precision.help)
+    var precision: RobertaModel.Precision = .auto
+
     @Option(help: ArgumentHelp("What to draw.", valueName: "view"))
     var view: ExportView = .attention
 
@@ -121,7 +124,7 @@ struct Export: ParsableCommand {
         let threads = OptionBounds.threads(self.threads)
         let names: [String?] = model.isEmpty ? [nil] : model
         let opened = try names.map { name in
-            try openModel(name) { try RobertaModel.load(directory: $0.directory, threads: threads) }
+            try openModel(name) { [precision] in try RobertaModel.load(directory: $0.directory, threads: threads, precision: precision) }
         }
         let views = ExportRun(text: text, topK: topK, truncate: truncate)
         let figure: Figure

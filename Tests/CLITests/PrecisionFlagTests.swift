@@ -25,7 +25,7 @@ final class PrecisionFlagTests: XCTestCase {
     }
 
     func testEveryModelCommandTakesPrecision() throws {
-        for command in ["workbench", "predict", "score", "eval", "inspect", "bench", "serve"] {
+        for command in ["workbench", "predict", "score", "eval", "inspect", "bench", "serve", "export"] {
             let help = try runMaskscope([command, "--help"])
             XCTAssertEqual(help.status, 0, help.stderr)
             XCTAssertTrue(help.stdout.contains("--precision <auto|f32|bf16|f16>"), "\(command): \(help.stdout)")
@@ -33,7 +33,7 @@ final class PrecisionFlagTests: XCTestCase {
     }
 
     func testABadPrecisionIsAUsageErrorNamingTheValidOnes() throws {
-        for command in ["workbench", "predict", "score", "eval", "inspect", "bench", "serve"] {
+        for command in ["workbench", "predict", "score", "eval", "inspect", "bench", "serve", "export"] {
             let run = try runMaskscope([command, "--model", Self.tiny, "--precision", "fp8"])
             XCTAssertEqual(run.status, 64, "\(command): \(run.stderr)")
             XCTAssertTrue(run.stderr.contains("'fp8' is invalid for '--precision"), "\(command): \(run.stderr)")
