@@ -225,3 +225,46 @@ extension ServeProcessTests {
         XCTAssertEqual(server.stop(), 0)
     }
 }
+
+extension ServeProcessTests {
+    /// Keep-alive and pipelining: a body refused by its length (413, never read) is skipped, so the next request on
+    /// the same connection is parsed from its own first byte, and the answers come back in order, each its own.
+    func testPipelinedRequestsAfterARefusedBodyGetTheirOwnAnswers() throws {
+        let server = try Server(["--model", Self.tiny, "--max-body-bytes", "1000"])
+        let big = #"{"inputs": "a <mask>"}"# + String(repeating: " ", count: 5000)
+        func request(_ body: String) -> String { "POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body }
+        let first = #"{"inputs": "The first <mask>."}"#, second = #"{"inputs": "The second <mask>!"}"#
+        let alone = try [first, second].map { try HTTPTestClient.post(port: server.port, path: "/score", json: $0).text }
+        let fd = try HTTPTestClient.connect(port: server.port)
+        defer { close(fd) }
+        HTTPTestClient.send(fd, Array((request(first) + request(big) + request(second)).utf8))
+        var received: [UInt8] = []
+        var answers: [HTTPAnswer] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while answers.count < 3 {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            guard n > 0 else { break }
+            received += chunk[..<n]
+            answers = Self.splitAnswers(received)
+        }
+        XCTAssertEqual(answers.map(\.status), [200, 413, 200], String(decoding: received, as: UTF8.self))
+        XCTAssertEqual(answers.first?.text, alone[0])
+        XCTAssertEqual(answers.last?.text, alone[1])
+        XCTAssertEqual(server.stop(), 0)
+    }
+
+    /// The complete answers (head and Content-Length bytes of body) at the start of `bytes`.
+    static func splitAnswers(_ bytes: [UInt8]) -> [HTTPAnswer] {
+        var answers: [HTTPAnswer] = []
+        var rest = bytes[...]
+        while let end = rest.indices.first(where: { rest[$0...].starts(with: [13, 10, 13, 10]) }) {
+            let head = String(decoding: rest[rest.startIndex..<end], as: UTF8.self)
+            let length = head.firstMatch(of: #/Content-Length: (\d+)/#).flatMap { Int($0.1) } ?? 0
+            let bodyStart = end + 4
+            guard rest.endIndex - bodyStart >= length, let answer = try? HTTPTestClient.parse(Array(rest[rest.startIndex..<(bodyStart + length)])) else { break }
+            answers.append(answer)
+            rest = rest[(bodyStart + length)...]
+        }
+        return answers
+    }
+}
