@@ -8,7 +8,7 @@ import RoBERTa
 struct MaskScope: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "maskscope",
-        abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention, the logit lens, scores and teacher-vs-student evaluation.",
+        abstract: "Look inside RoBERTa masked language models: fill-mask, tokens, BPE merges, attention, the logit lens, scores and teacher-vs-student evaluation; figures out, and fill-mask served over HTTP.",
         version: "0.1.0",
         subcommands: [WorkbenchCommand.self, Predict.self, Score.self, Eval.self, Tokenize.self, Inspect.self, Export.self, Bench.self, Serve.self, Models.self, Pull.self],
         defaultSubcommand: WorkbenchCommand.self)
