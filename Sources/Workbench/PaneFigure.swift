@@ -41,7 +41,8 @@ extension WorkbenchState {
             return .none("the view is being updated for the new text; press F9 (w) again in a moment")
         }
         let m = fileNamePart(model.name)
-        if focus == .attention { return attentionFigure(model: model, analysis: analysis, m: m) }
+        let text = figureText(models: [activeModel])
+        if focus == .attention { return attentionFigure(model: model, analysis: analysis, m: m, text: text) }
         if let error = analysis.error { return .none("no figure: \(error)") }
         if showLens {
             guard let lens = analysis.lens else { return .none("the logit lens is still being computed; press F9 (w) again in a moment") }
@@ -54,13 +55,24 @@ extension WorkbenchState {
             }
             if let error = b.error { return .none("no figure: \(second.name): \(error)") }
             return .figure(FigureViews.compare(teacher: analysis.masks, name: model.name, student: b.masks, name: second.name,
-                                               measures: measures?.masks ?? [], text: text),
+                                               measures: measures?.masks ?? [], text: figureText(models: [activeModel, other])),
                            name: "compare-\(m)-vs-\(fileNamePart(second.name))")
         }
         return .figure(FigureViews.candidates(analysis.masks, model: model.name, text: text), name: "candidates-\(m)")
     }
 
-    private func attentionFigure(model: ModelInfo, analysis: Analysis, m: String) -> PaneFigure {
+    /// The sentence as a figure's subtitle, with the heads knocked out of the models drawn (their answers are those
+    /// of the model without them, so the figure must say so): "… · knocked out: 5.2, 3.1".
+    func figureText(models indices: [Int]) -> String {
+        let notes = indices.compactMap { index -> String? in
+            guard let heads = knockouts[index], !heads.isEmpty else { return nil }
+            let list = heads.sorted().map(\.description).joined(separator: ", ")
+            return indices.count > 1 ? "\(models[index].name) without heads \(list)" : "heads \(list) knocked out"
+        }
+        return notes.isEmpty ? text : "\(text) · \(notes.joined(separator: "; "))"
+    }
+
+    private func attentionFigure(model: ModelInfo, analysis: Analysis, m: String, text: String) -> PaneFigure {
         guard let weights = analysis.attention else {
             return .none("no attention to export: \(analysis.error ?? "the run captured none")")
         }

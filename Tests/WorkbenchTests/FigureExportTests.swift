@@ -171,6 +171,23 @@ final class FigureExportTests: XCTestCase, KeyDriving {
         XCTAssertEqual(data.matrix.flatMap { $0 }, shown)
     }
 
+    /// A figure taken with heads knocked out shows the answers of the model without them: its subtitle says so.
+    func testKnockedOutHeadsAreNamedUnderTheTitle() throws {
+        var state = opened([teacher, student], focus: .attention)
+        run([.char("x")], &state)   // layer 1, head 1 of the active model
+        XCTAssertEqual(state.knockout, [HeadRef(layer: 0, head: 0)])
+        let attention = try XCTUnwrap(heatmap(exportRequest(press([.function(9)], &state))))
+        XCTAssertEqual(attention.text, text + " · heads 1.1 knocked out")
+        state.focus = .candidates
+        guard case .candidates(let data)? = exportRequest(press([.function(9)], &state))?.figure else { return XCTFail("no candidates") }
+        XCTAssertEqual(data.text, text + " · heads 1.1 knocked out")
+        // The compare figure's subtitle (what compareMode's F9 passes; the flow itself is testCompareModeWrites...).
+        XCTAssertEqual(state.figureText(models: [0, 1]), text + " · pocket-teacher without heads 1.1")
+        state.focus = .attention
+        run([.char("X")], &state)
+        XCTAssertEqual(heatmap(exportRequest(press([.function(9)], &state)))?.text, text)
+    }
+
     func testNormsRolloutAndTheMeanAreWrittenAsShown() throws {
         var state = opened([teacher], focus: .attention)
         press([.char("]"), .char(".")], &state)
