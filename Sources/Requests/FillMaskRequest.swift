@@ -108,7 +108,13 @@ public struct FillMaskRequest: Equatable, Sendable {
                         if let text = value as? String, let k = Int(text.trimmingCharacters(in: .whitespaces)), k >= 1 {
                             message += "; write the number without quotes: \"top_k\": \(k)"
                         }
-                        // A whole number below 1 is the right type with a value out of range (HTTP 422, not 400).
+                        // A whole number below 1, or too large for any vocabulary, is the right type with a value out
+                        // of range (HTTP 422, not 400).
+                        if let number = value as? NSNumber, !JSONNumber.isBool(value), number.doubleValue >= 1,
+                           number.doubleValue == number.doubleValue.rounded(), JSONNumber.int(value) == nil {
+                            throw RequestError("parameters.top_k is \(describeJSONValue(value)), more candidates than any vocabulary has; ask for fewer",
+                                               kind: .outOfRange)
+                        }
                         throw RequestError(message, kind: JSONNumber.int(value) == nil ? .malformed : .outOfRange)
                     }
                     request.topK = k

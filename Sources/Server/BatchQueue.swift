@@ -68,6 +68,8 @@ final class BatchQueue: @unchecked Sendable {
     struct Observer: Sendable {
         var queueDepth: @Sendable (Int) -> Void = { _ in }
         var batchRan: @Sendable (_ texts: Int, _ requests: Int) -> Void = { _, _ in }
+        /// Texts whose answer reached a waiting request.
+        var textsAnswered: @Sendable (Int) -> Void = { _ in }
     }
 
     private let models: [RobertaModel]
@@ -115,25 +117,66 @@ final class BatchQueue: @unchecked Sendable {
         return waitingTexts
     }
 
+    /// A job settled before its answer (its deadline passed): out of the queue if it still waits, so it no longer
+    /// counts against the queue's limit; and when it was in the pass running now and every job of that pass is
+    /// settled, the pass is cancelled (between layers), since nobody waits for its answer.
+    func withdraw(_ job: Job) {
+        condition.lock()
+        defer { condition.unlock() }
+        if let index = waiting.firstIndex(where: { $0 === job }) {
+            waiting.remove(at: index)
+            waitingTexts -= job.ids.count
+            observer.queueDepth(waitingTexts)
+            condition.signal()
+        }
+        if let running, running.jobs.contains(where: { $0 === job }), running.jobs.allSatisfy(\.isSettled) {
+            running.cancellation.cancel()
+        }
+    }
+
+    /// The pass running now: its jobs, and what cancels it.
+    private var running: (jobs: [Job], cancellation: Cancellation)?
+
     private func run() {
         while true {
             let batch = nextBatch()
             let live = batch.filter { !$0.isSettled }
-            guard let first = live.first else { continue }
-            let ids = live.flatMap(\.ids)
-            let texts: [String?] = live.flatMap(\.texts)
-            let options = FillMaskOptions(topK: live.map(\.topK).max()!, targets: first.targets)
-            observer.batchRan(ids.count, live.count)
+            guard !live.isEmpty else { continue }
+            let cancellation = Cancellation()
+            condition.lock()
+            running = (live, cancellation)
+            condition.unlock()
+            observer.batchRan(live.reduce(0) { $0 + $1.ids.count }, live.count)
             do {
-                let results = try models[first.model].fillMask(batch: ids, options: options, texts: texts)
-                var start = 0
-                for job in live {
-                    job.settle(.success(Array(results[start..<(start + job.ids.count)])))
-                    start += job.ids.count
-                }
+                try answer(live, cancellation: cancellation)
             } catch {
-                for job in live { job.settle(.failure(error)) }
+                if live.count > 1, !cancellation.isCancelled {
+                    // One text can fail a packed pass (a non-finite score, say): each request alone, so that only the
+                    // one it belongs to gets the error.
+                    for job in live where !job.isSettled {
+                        do { try answer([job], cancellation: cancellation) } catch { job.settle(.failure(error)) }
+                    }
+                } else {
+                    for job in live { job.settle(.failure(error)) }
+                }
             }
+            condition.lock()
+            running = nil
+            condition.unlock()
+        }
+    }
+
+    /// One packed pass over `jobs` (same model and targets) with the largest top_k among them, each job settled with
+    /// its own texts' results.
+    private func answer(_ jobs: [Job], cancellation: Cancellation) throws {
+        let first = jobs[0]
+        let options = FillMaskOptions(topK: jobs.map(\.topK).max()!, targets: first.targets)
+        let results = try models[first.model].fillMask(batch: jobs.flatMap(\.ids), options: options,
+                                                        texts: jobs.flatMap(\.texts), cancellation: cancellation)
+        var start = 0
+        for job in jobs {
+            if job.settle(.success(Array(results[start..<(start + job.ids.count)]))) { observer.textsAnswered(job.ids.count) }
+            start += job.ids.count
         }
     }
 
@@ -142,12 +185,16 @@ final class BatchQueue: @unchecked Sendable {
     private func nextBatch() -> [Job] {
         condition.lock()
         defer { condition.unlock() }
-        while waiting.isEmpty { condition.wait() }
-        let deadline = waiting[0].queued.uptimeNanoseconds + maxWait
-        while compatibleTexts() < maxBatch {
-            let now = DispatchTime.now().uptimeNanoseconds
-            guard now < deadline else { break }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - now) / 1e9))
+        while true {
+            while waiting.isEmpty { condition.wait() }
+            let deadline = waiting[0].queued.uptimeNanoseconds + maxWait
+            while !waiting.isEmpty, compatibleTexts() < maxBatch {
+                let now = DispatchTime.now().uptimeNanoseconds
+                guard now < deadline else { break }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - now) / 1e9))
+            }
+            // Withdrawn while waiting: start over.
+            if !waiting.isEmpty { break }
         }
         let first = waiting[0]
         var taken: [Job] = [first]

@@ -79,16 +79,20 @@ final class FillMaskService: Sendable {
     let queue: BatchQueue
     private let draining = LockedFlag()
 
-    init(models: [ServedModel], settings: ServerSettings) {
+    let logger: Logger
+
+    init(models: [ServedModel], settings: ServerSettings, logger: Logger = Logger(label: "maskscope.serve")) {
         precondition(!models.isEmpty)
         self.models = models
         self.settings = settings
+        self.logger = logger
         let metrics = ServerMetrics(routes: Route.allCases.map(\.rawValue))
         self.metrics = metrics
         queue = BatchQueue(
             models: models.map(\.model), maxBatch: settings.maxBatch, maxWaitMilliseconds: settings.maxWaitMilliseconds,
             maxQueued: settings.maxQueuedInputs,
-            observer: .init(queueDepth: { metrics.setQueueDepth($0) }, batchRan: { metrics.batchRan(texts: $0, requests: $1) }))
+            observer: .init(queueDepth: { metrics.setQueueDepth($0) }, batchRan: { metrics.batchRan(texts: $0, requests: $1) },
+                            textsAnswered: { metrics.textsAnswered($0) }))
     }
 
     func start() { queue.start() }
@@ -114,9 +118,19 @@ final class FillMaskService: Sendable {
             let known = Route.allCases.map { "\($0.method) \($0.rawValue)" }.joined(separator: ", ")
             return ("other", .error(APIError(404, "no route \(exchange.path); the routes are \(known)")))
         }
+        let allowed = route.method == "GET" ? "GET, HEAD" : route.method
+        if exchange.method == "HEAD", route.method == "GET" {
+            // A GET without its body (load balancers probe with HEAD); Content-Length says what GET would send.
+            var get = exchange
+            get.method = "GET"
+            var (name, reply) = await answer(get, arrived: arrived)
+            reply.headers.append(("Content-Length", String(reply.body.count)))
+            reply.body = []
+            return (name, reply)
+        }
         guard exchange.method == route.method else {
             return (route.rawValue, .error(APIError(
-                405, "\(route.rawValue) takes \(route.method), not \(exchange.method)", headers: [("Allow", route.method)])))
+                405, "\(route.rawValue) takes \(allowed), not \(exchange.method)", headers: [("Allow", allowed)])))
         }
         if route != .health, let key = settings.apiKey, !BearerAuth.accepts(exchange.headers["authorization"], key: key) {
             let message = exchange.headers["authorization"] == nil
@@ -152,7 +166,10 @@ final class FillMaskService: Sendable {
         } catch let error as APIError {
             return (route.rawValue, .error(error))
         } catch {
-            return (route.rawValue, .error(APIError(500, "the model failed: \(error)")))
+            // The engine's words name files of this machine: they go to the log, the client gets what happened.
+            logger.error("\(exchange.method) \(exchange.path): the model failed: \(error)")
+            return (route.rawValue, .error(APIError(500, "the model could not answer this request (a fault on the server's side, logged there); "
+                                                    + "other requests are not affected")))
         }
     }
 
@@ -186,17 +203,24 @@ final class FillMaskService: Sendable {
         var warnings: [String] = request.ignoredParameters.isEmpty ? [] :
             ["ignored unknown parameters \(request.ignoredParameters.joined(separator: ", ")) (known: top_k, targets, truncation)"]
         var ids: [[Int]] = []
+        var masks = 0
+        let mask = model.tokenizer.token(of: model.tokenizer.maskID) ?? "<mask>"
         for (i, text) in request.texts.enumerated() {
             var tokens = model.tokenizer.encode(text).ids
-            if tokens.count > maxTokens {
+            let cut = tokens.count > maxTokens
+            if cut {
                 guard truncate else {
                     throw APIError(422, "input \(i) is \(tokens.count) tokens long, more than the \(maxTokens) allowed; shorten it or send \"parameters\": {\"truncation\": true}")
                 }
                 tokens = Array(tokens.prefix(maxTokens - 1)) + [model.tokenizer.eosID]
             }
-            guard tokens.contains(model.tokenizer.maskID) else {
-                let mask = model.tokenizer.token(of: model.tokenizer.maskID) ?? "<mask>"
-                throw APIError(422, "input \(i) has no \(mask) token\(truncate ? " (after truncation)" : ""); put \(mask) where a word should be predicted")
+            let here = tokens.reduce(0) { $0 + ($1 == model.tokenizer.maskID ? 1 : 0) }
+            guard here > 0 else {
+                throw APIError(422, "input \(i) has no \(mask) token\(cut ? " left after truncation" : ""); put \(mask) where a word should be predicted")
+            }
+            masks += here
+            guard masks <= settings.maxMasks else {
+                throw APIError(422, "the request has more than \(settings.maxMasks) \(mask) tokens in all (each answers a list of candidates); send fewer masks per request")
             }
             ids.append(tokens)
         }
@@ -207,14 +231,16 @@ final class FillMaskService: Sendable {
         }
         let job = BatchQueue.Job(model: index, ids: ids, texts: request.texts, targets: request.targets, topK: topK)
         guard queue.submit(job) else {
-            throw APIError(503, "the server is busy (\(settings.maxQueuedInputs) texts are waiting); try again shortly", headers: [("Retry-After", "1")])
+            throw APIError(503, "the server is busy (\(queue.depth) texts are waiting, at most \(settings.maxQueuedInputs) may); try again shortly",
+                           headers: [("Retry-After", "1")])
         }
         let timeout = settings.timeoutMilliseconds
         let remaining = max(0, timeout / 1000 - Double(DispatchTime.now().uptimeNanoseconds - arrived.uptimeNanoseconds) / 1e9)
         let timer = Task {
             try? await Task.sleep(nanoseconds: UInt64(remaining * 1e9))
-            if !Task.isCancelled {
-                job.settle(.failure(APIError(504, "no answer within the server's \(OpenAPIDocument.shown(timeout)) ms deadline; send fewer texts or try again")))
+            if !Task.isCancelled,
+               job.settle(.failure(APIError(504, "no answer within the server's \(OpenAPIDocument.shown(timeout)) ms deadline; send fewer texts or try again"))) {
+                queue.withdraw(job)
             }
         }
         let outcome = await job.result()

@@ -13,11 +13,11 @@ public enum MaskScopeServer {
     /// system chose for port 0) once the server takes connections.
     public static func run(models: [ServedModel], settings: ServerSettings, logger: Logger,
                            onListening: @escaping @Sendable (Int) -> Void) async throws {
-        let service = FillMaskService(models: models, settings: settings)
+        let service = FillMaskService(models: models, settings: settings, logger: logger)
         service.start()
         let responder = ServeResponder(service: service, logger: logger)
         let listening = LockedFlag()
-        var app = Application(
+        let app = Application(
             responder: responder,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: nil),
             onServerRunning: { channel in
@@ -25,9 +25,16 @@ public enum MaskScopeServer {
                 onListening(channel.localAddress?.port ?? settings.port)
             },
             logger: logger)
-        app.addServices(DrainWatch(service: service, listening: listening, logger: logger))
+        // DrainWatch after the application in one group: a group shuts its services down last to first, so /ready
+        // says 503 before the listener closes and while the requests in flight finish (inside the application's own
+        // group it would be told last, after every request had finished).
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: app),
+                       .init(service: DrainWatch(service: service, listening: listening, logger: logger),
+                             successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+            try await group.run()
         } catch let error as IOError {
             throw ServerStartError(host: settings.host, port: settings.port, errno: error.errnoCode)
         }
@@ -101,7 +108,7 @@ struct ServeResponder: HTTPResponder {
         for (name, value) in reply.headers {
             if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
         }
-        headers[.contentLength] = String(reply.body.count)
+        if headers[.contentLength] == nil { headers[.contentLength] = String(reply.body.count) }
         return Response(status: .init(code: reply.status), headers: headers,
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
     }

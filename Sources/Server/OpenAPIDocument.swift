@@ -20,7 +20,8 @@ enum OpenAPIDocument {
             (404, "No model of that name"),
             (405, "Wrong method"),
             (413, "Body larger than \(settings.maxBodyBytes) bytes"),
-            (422, "More than \(settings.maxInputs) inputs, a text without <mask>, too many tokens, top_k beyond \(settings.maxTopK), or no valid target"),
+            (422, "More than \(settings.maxInputs) inputs or \(settings.maxMasks) masks, a text without <mask>, too many tokens, top_k beyond \(settings.maxTopK), or no valid target"),
+            (500, "The model could not answer (logged on the server)"),
             (503, "Queue full (Retry-After)"),
             (504, "No answer within \(shown(settings.timeoutMilliseconds)) ms"),
         ])

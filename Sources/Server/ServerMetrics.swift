@@ -41,8 +41,9 @@ final class ServerMetrics: Sendable {
     func batchRan(texts count: Int, requests: Int) {
         batchTexts.record(Double(count))
         batchRequests.record(Double(requests))
-        texts.increment(by: Int64(count))
     }
+
+    func textsAnswered(_ count: Int) { texts.increment(by: Int64(count)) }
 
     func setQueueDepth(_ depth: Int) { queueDepth.set(Double(depth)) }
 

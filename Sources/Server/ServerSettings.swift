@@ -12,6 +12,9 @@ public struct ServerSettings: Sendable {
     /// Most tokens in one text, <s> and </s> included; nil: the model's own limit. Longer texts are 422 unless the
     /// request asks for `"truncation": true` (or the server runs with `truncateByDefault`).
     public var maxTokens: Int? = nil
+    /// Most `<mask>` tokens in one request, over all its texts (422 beyond): each answers a list of candidates whose
+    /// sequences repeat the text, so masks, not bytes, bound the work and the answer's size.
+    public var maxMasks = 256
     /// Largest top_k (422 beyond; never more than the vocabulary).
     public var maxTopK = 100
     /// Most texts in one batched forward pass.

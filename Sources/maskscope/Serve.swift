@@ -54,6 +54,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: ArgumentHelp("Most tokens per text, <s> and </s> included (422 beyond unless the request asks for truncation). Default: the model's limit.", valueName: "n"))
     var maxTokens: Int?
 
+    @Option(name: .customLong("max-masks"), help: ArgumentHelp("Most <mask> tokens in one request, over all its texts (422 beyond).", valueName: "n"))
+    var maxMasks = ServerSettings().maxMasks
+
     @Option(name: .customLong("max-top-k"), help: ArgumentHelp("Largest top_k a request may ask for (422 beyond).", valueName: "k"))
     var maxTopK = ServerSettings().maxTopK
 
@@ -82,6 +85,7 @@ struct Serve: ParsableCommand {
         try OptionBounds.check(maxInputs, 1...100_000, option: "--max-inputs")
         if let maxTokens { try OptionBounds.check(maxTokens, 3...1_000_000, option: "--max-tokens") }
         try OptionBounds.check(maxTopK, 1...Int.max, option: "--max-top-k")
+        try OptionBounds.check(maxMasks, 1...1_000_000, option: "--max-masks")
         try OptionBounds.check(maxBatch, 1...100_000, option: "--max-batch")
         try OptionBounds.check(maxWaitMilliseconds, 0...10_000, option: "--max-wait-ms", unit: "milliseconds")
         try OptionBounds.check(maxQueue, 1...10_000_000, option: "--max-queue")
@@ -101,6 +105,7 @@ struct Serve: ParsableCommand {
         settings.maxInputs = maxInputs
         settings.maxTokens = maxTokens
         settings.maxTopK = maxTopK
+        settings.maxMasks = maxMasks
         settings.maxBatch = maxBatch
         settings.maxWaitMilliseconds = maxWaitMilliseconds
         settings.maxQueuedInputs = maxQueue

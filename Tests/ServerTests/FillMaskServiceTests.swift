@@ -95,14 +95,19 @@ final class FillMaskServiceTests: XCTestCase {
         var reply = await call(service, "GET", "/nowhere")
         XCTAssertEqual(reply.status, 404)
         XCTAssertTrue(errorMessage(reply).contains("POST /score"), errorMessage(reply))
-        for (method, path, allowed) in [("GET", "/score", "POST"), ("PUT", "/models/tiny", "POST"), ("POST", "/health", "GET"),
-                                        ("DELETE", "/models", "GET"), ("POST", "/metrics", "GET")] {
+        for (method, path, allowed) in [("GET", "/score", "POST"), ("PUT", "/models/tiny", "POST"), ("POST", "/health", "GET, HEAD"),
+                                        ("DELETE", "/models", "GET, HEAD"), ("POST", "/metrics", "GET, HEAD"), ("HEAD", "/score", "POST")] {
             reply = await call(service, method, path)
             XCTAssertEqual(reply.status, 405, "\(method) \(path)")
             XCTAssertEqual(reply.headers.first { $0.0 == "Allow" }?.1, allowed)
         }
         reply = await call(service, "GET", "/health")
         XCTAssertEqual(String(decoding: reply.body, as: UTF8.self), #"{"status": "ok"}"#)
+        // HEAD (load balancers' probe): GET's status and length, no body.
+        reply = await call(service, "HEAD", "/health")
+        XCTAssertEqual(reply.status, 200)
+        XCTAssertEqual(reply.body, [])
+        XCTAssertEqual(reply.headers.first { $0.0 == "Content-Length" }?.1, String(#"{"status": "ok"}"#.utf8.count))
         reply = await call(service, "GET", "/ready")
         XCTAssertEqual(reply.status, 200)
         let listed = await call(service, "GET", "/models")
@@ -113,8 +118,9 @@ final class FillMaskServiceTests: XCTestCase {
         _ = await call(service, "POST", "/score", body: #"{"inputs": "a <mask>"}"#)
         let metrics = String(decoding: await call(service, "GET", "/metrics").body, as: UTF8.self)
         XCTAssertTrue(metrics.contains(#"maskscope_http_requests_total{route="/score",status="200"} 1"#), metrics)
-        XCTAssertTrue(metrics.contains(#"maskscope_http_requests_total{route="/score",status="405"} 1"#), metrics)
-        XCTAssertTrue(metrics.contains(#"maskscope_http_request_duration_seconds_count{route="/score"} 2"#), metrics)
+        XCTAssertTrue(metrics.contains(#"maskscope_http_requests_total{route="/score",status="405"} 2"#), metrics)
+        XCTAssertTrue(metrics.contains(#"maskscope_http_request_duration_seconds_count{route="/score"} 3"#), metrics)
+        XCTAssertTrue(metrics.contains("maskscope_texts_total 1"), metrics)
         XCTAssertTrue(metrics.contains("maskscope_batch_texts_count 1"), metrics)
         XCTAssertTrue(metrics.contains("maskscope_queue_texts 0"), metrics)
         service.beginDraining()
@@ -148,7 +154,7 @@ final class FillMaskServiceTests: XCTestCase {
     }
 
     func testLimitsAnswerTheirStatus() async throws {
-        let service = service { $0.maxInputs = 3; $0.maxTopK = 10; $0.maxTokens = 12; $0.maxBodyBytes = 400 }
+        let service = service { $0.maxInputs = 3; $0.maxTopK = 10; $0.maxTokens = 12; $0.maxBodyBytes = 400; $0.maxMasks = 4 }
         let cases: [(String, Int, String)] = [
             ("not json", 400, "not valid JSON"),
             (#"{"inputs": 5}"#, 400, "\"inputs\" must be"),
@@ -160,7 +166,10 @@ final class FillMaskServiceTests: XCTestCase {
             (#"{"inputs": "no mask here"}"#, 422, "has no <mask>"),
             (#"{"inputs": "one two three four five six seven eight nine ten eleven <mask>"}"#, 422, "more than the 12 allowed"),
             (#"{"inputs": "<mask> one two three four five six seven eight nine ten eleven twelve", "parameters": {"truncation": true}}"#, 200, ""),
-            (#"{"inputs": "one two three four five six seven eight nine ten eleven twelve <mask>", "parameters": {"truncation": true}}"#, 422, "(after truncation)"),
+            (#"{"inputs": "one two three four five six seven eight nine ten eleven twelve <mask>", "parameters": {"truncation": true}}"#, 422, "no <mask> token left after truncation"),
+            (#"{"inputs": "short", "parameters": {"truncation": true}}"#, 422, "has no <mask> token; put"),
+            (#"{"inputs": "a <mask>", "parameters": {"top_k": 99999999999999999999999}}"#, 422, "more candidates than any vocabulary"),
+            (#"{"inputs": ["<mask> <mask>", "<mask> <mask> <mask>"]}"#, 422, "more than 4 <mask> tokens in all"),
             (#"{"inputs": "a <mask>", "parameters": {"targets": []}}"#, 400, "targets"),
             (String(repeating: " ", count: 401), 413, "larger than the 400 bytes"),
         ]
@@ -253,6 +262,14 @@ final class FillMaskServiceTests: XCTestCase {
         let late = await call(slow, "POST", "/score", body: #"{"inputs": "a <mask>"}"#)
         XCTAssertEqual(late.status, 504, errorMessage(late))
         XCTAssertTrue(errorMessage(late).contains("20 ms"), errorMessage(late))
+        // A request that timed out leaves the queue: it no longer counts against the limit.
+        let tight = service { $0.timeoutMilliseconds = 30; $0.maxWaitMilliseconds = 400; $0.maxBatch = 100; $0.maxQueuedInputs = 2 }
+        let expired = await call(tight, "POST", "/score", body: body)
+        XCTAssertEqual(expired.status, 504, errorMessage(expired))
+        let next = await call(tight, "POST", "/score", body: body)
+        XCTAssertEqual(next.status, 504, "queued (then timed out), not refused: \(errorMessage(next))")
+        let metrics = await call(tight, "GET", "/metrics")
+        XCTAssertTrue(String(decoding: metrics.body, as: UTF8.self).contains("maskscope_queue_texts 0"))
     }
 }
 
