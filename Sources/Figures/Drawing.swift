@@ -99,8 +99,14 @@ final class TextMeasure {
     /// `text` cut with "…" to fit in `width` points.
     func fitted(_ text: String, size: Double, width limit: Double, bold: Bool = false) -> String {
         guard width(text, size: size, bold: bold) > limit else { return text }
-        var characters = Array(text)
-        while !characters.isEmpty, width(String(characters) + "…", size: size, bold: bold) > limit { characters.removeLast() }
-        return String(characters) + "…"
+        // The longest prefix that fits with "…", found by halving (a prefix's width grows with its length): a
+        // log number of measurements, not one per character of a long text.
+        let characters = Array(text)
+        var fits = 0, tooLong = characters.count
+        while tooLong - fits > 1 {
+            let middle = (fits + tooLong) / 2
+            if width(String(characters[..<middle]) + "…", size: size, bold: bold) <= limit { fits = middle } else { tooLong = middle }
+        }
+        return String(characters[..<fits]) + "…"
     }
 }

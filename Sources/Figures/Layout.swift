@@ -131,7 +131,9 @@ struct Builder {
 
     /// Round tick values covering low…high (about five), and the decimals to print them with.
     static func ticks(low: Double, high: Double) -> ([Double], Int) {
-        let span = max(high - low, 1e-12)
+        // A scale with nothing on it (an all-zero map, e.g. the norms of a knocked-out head): one tick.
+        guard high - low >= 1e-6 else { return ([low], low == low.rounded() ? 0 : 6) }
+        let span = high - low
         let raw = span / 5
         let power = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 2.5, 5, 10].map { $0 * power }.first { $0 >= raw } ?? 10 * power

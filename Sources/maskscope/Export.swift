@@ -154,20 +154,37 @@ struct Export: ParsableCommand {
             }
             return
         }
-        do {
-            try AtomicFile.write(data, to: output, createFolder: false, durable: true)
-        } catch {
-            throw CommandFailure("cannot write \(output): \(error.reason)")
+        // A link is written through (the file it names is replaced, the link stays); a FIFO or a device
+        // (/dev/stdout, a pipe made with mkfifo) is written into, as a shell's > would; anything else is replaced
+        // whole or not at all.
+        var info = stat()
+        let exists = lstat(output, &info) == 0
+        let target = exists && info.st_mode & S_IFMT == S_IFLNK ? (URL(fileURLWithPath: output).resolvingSymlinksInPath().path) : output
+        var targetInfo = stat()
+        if stat(target, &targetInfo) == 0, targetInfo.st_mode & S_IFMT != S_IFREG, targetInfo.st_mode & S_IFMT != S_IFDIR {
+            let fd = open(target, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw CommandFailure("cannot write \(output) (\(SystemErrorText.describe(errno: errno)))") }
+            defer { close(fd) }
+            guard writeAll(data, to: fd) else { throw CommandFailure("cannot write \(output) (\(SystemErrorText.describe(errno: errno)))") }
+        } else {
+            do {
+                try AtomicFile.write(data, to: target, createFolder: false, durable: true)
+            } catch {
+                throw CommandFailure("cannot write \(output): \(error.reason)")
+            }
         }
         emit("wrote \(output) (\(format.rawValue), \(data.count) bytes): \(figure.viewName) of \(opened.map { displayName($0.name) }.joined(separator: " and "))")
     }
 
     /// Writes bytes (a PNG or PDF is not text) to standard output.
-    private func writeStandardOutput(_ data: Data) -> Bool {
+    private func writeStandardOutput(_ data: Data) -> Bool { writeAll(data, to: STDOUT_FILENO) }
+
+    /// Writes all of `data` to `fd` (a PNG or PDF is not text); false on an error (errno says which).
+    private func writeAll(_ data: Data, to fd: Int32) -> Bool {
         data.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
-                let n = write(STDOUT_FILENO, raw.baseAddress! + done, raw.count - done)
+                let n = write(fd, raw.baseAddress! + done, raw.count - done)
                 if n < 0 { if errno == EINTR { continue }; return false }
                 done += n
             }
@@ -227,7 +244,7 @@ struct Export: ParsableCommand {
     }
 }
 
-/// A model as figures name it: a directory's last component, else the name as given.
+/// A model as figures and the server name it: a directory's last component, else the name as given.
 func displayName(_ name: String) -> String {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: name, isDirectory: &isDirectory), isDirectory.boolValue {

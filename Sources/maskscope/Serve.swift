@@ -119,7 +119,7 @@ struct Serve: ParsableCommand {
         var served: [ServedModel] = []
         for requested in model.isEmpty ? [nil] : model.map(Optional.some) {
             let (loaded, name) = try openModel(requested) { [precision] in try RobertaModel.load(directory: $0.directory, threads: threads, precision: precision) }
-            served.append(ServedModel(name: Self.servedName(name), model: loaded))
+            served.append(ServedModel(name: displayName(name), model: loaded))
         }
         let names = served.map(\.name)
         if Set(names).count != names.count {
@@ -171,15 +171,6 @@ struct Serve: ParsableCommand {
         }
         if let key = ProcessInfo.processInfo.environment["MASKSCOPE_API_KEY"], !key.isEmpty { return key }
         return nil
-    }
-
-    /// The name clients use for a model: the name given, or a directory's last component.
-    static func servedName(_ given: String) -> String {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: given, isDirectory: &isDirectory), isDirectory.boolValue {
-            return URL(fileURLWithPath: given).standardizedFileURL.lastPathComponent
-        }
-        return given
     }
 }
 

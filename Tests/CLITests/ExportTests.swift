@@ -15,6 +15,49 @@ final class ExportTests: XCTestCase {
         try runMaskscope(["export"] + arguments + [text], timeout: 60)
     }
 
+    /// -o a link writes the file it names (the link stays); -o a FIFO writes into it, as a shell's > would.
+    func testOutputThroughALinkOrIntoAFIFO() throws {
+        let folder = try scratch()
+        let target = folder.appendingPathComponent("target.svg"), link = folder.appendingPathComponent("link.svg")
+        try "old".write(to: target, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: target)
+        let run = try export(["--model", Self.tiny, "-o", link.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link.path), target.path)
+        XCTAssertTrue(try String(contentsOf: target, encoding: .utf8).hasPrefix("<?xml"))
+        let fifo = folder.appendingPathComponent("pipe")
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/mkfifo")
+        make.arguments = [fifo.path]
+        try make.run()
+        make.waitUntilExit()
+        XCTAssertEqual(make.terminationStatus, 0)
+        let reader = DispatchQueue.global()
+        let received = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var bytes = 0
+        reader.async {
+            // open(2) and read(2): Foundation's Data(contentsOf:) does not read a FIFO
+            let fd = open(fifo.path, O_RDONLY)
+            var total = 0
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while fd >= 0 {
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                if n <= 0 { break }
+                total += n
+            }
+            if fd >= 0 { close(fd) }
+            bytes = fd >= 0 ? total : -1
+            received.signal()
+        }
+        let piped = try export(["--model", Self.tiny, "--format", "svg", "-o", fifo.path])
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertEqual(received.wait(timeout: .now() + 30), .success)
+        XCTAssertGreaterThan(bytes, 1000)
+        var info = stat()
+        XCTAssertEqual(lstat(fifo.path, &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFIFO, "the FIFO is still a FIFO")
+    }
+
     func testEveryViewInEveryFormat() throws {
         let folder = try scratch()
         for view in ["attention", "overview", "candidates", "compare", "lens", "head-stats"] {

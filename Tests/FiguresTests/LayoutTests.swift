@@ -43,6 +43,26 @@ final class LayoutTests: XCTestCase {
         XCTAssertFalse(drawing.texts.contains { $0.string == tokens[1] })
     }
 
+    /// An all-zero map (the norms of a knocked-out head) gets one "0" tick on its colour bar, not six equal labels.
+    func testAnAllZeroMapHasOneTick() throws {
+        let zeros = Array(repeating: Array(repeating: 0.0, count: Samples.tokens.count), count: Samples.tokens.count)
+        let figure = HeatmapFigure(model: "tiny", layer: 1, head: 1, mode: "norms", tokens: Samples.tokens, labels: Samples.labels,
+                                   matrix: zeros, text: "Paris is the <mask> of France.")
+        let drawing = try Layout.drawing(for: .attention(figure), style: .viridis)
+        let ticks = drawing.texts.filter { $0.string.allSatisfy { $0.isNumber || $0 == "." } && $0.string.contains("0") && $0.size == 9 }
+        XCTAssertEqual(ticks.map(\.string), ["0"], "\(drawing.texts.map(\.string))")
+    }
+
+    /// A text of 20,000 characters is cut to fit with a logarithmic number of measurements (it took 9 s before).
+    func testAVeryLongTitleIsCutQuickly() throws {
+        let long = String(repeating: "word ", count: 4000) + "<mask>"
+        let started = Date()
+        let drawing = try Layout.drawing(for: .candidates(CandidatesFigure(model: "tiny", text: long, masks: [
+            MaskCandidates(position: 4000, candidates: [FigureCandidate(token: 5, tokenStr: " word", score: 0.5)])])), style: .viridis)
+        XCTAssertTrue(drawing.texts.contains { $0.string.hasPrefix("word word") && $0.string.hasSuffix("…") })
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "cutting a long text should take milliseconds")
+    }
+
     func testTitleNamesModelLayerHeadAndMode() throws {
         let drawing = try Layout.drawing(for: .attention(Samples.heatmap()), style: .cividis)
         XCTAssertEqual(drawing.title, "Attention · tiny · layer 2, head 3 · weights")
