@@ -37,14 +37,25 @@ public final class FigureExporter: @unchecked Sendable {
         } catch {
             return .figureExportFailed("cannot draw the \(request.figure.viewName) figure: \(error)")
         }
-        let path: String
+        var path = ""
         do {
-            path = freePath(for: request)
-            try AtomicFile.write(data, to: path, durable: true)
-        } catch let error as FileWriteError {
-            return .figureExportFailed("cannot write the figure: \(error.reason)")
+            // Written whole under a name of its own, then linked to the first free name: link(2) never replaces a
+            // file, so a name taken between the look and the write (another workbench, the same second) is
+            // skipped, not overwritten.
+            let staged = (folder as NSString).appendingPathComponent(".figure-\(getpid())-\(UUID().uuidString).part")
+            try AtomicFile.write(data, to: staged, durable: true)
+            defer { unlink(staged) }
+            var skip = 0
+            while true {
+                path = freePath(for: request, after: skip)
+                if link(staged, path) == 0 { break }
+                guard errno == EEXIST else {
+                    return .figureExportFailed("cannot write the figure: \(path): \(String(cString: strerror(errno)))")
+                }
+                skip += 1
+            }
         } catch {
-            return .figureExportFailed("cannot write the figure: \(error)")
+            return .figureExportFailed("cannot write the figure: \(error.reason)")
         }
         return .figureExported(path: path)
     }
@@ -62,14 +73,14 @@ public final class FigureExporter: @unchecked Sendable {
 
     /// `folder/NAME-YYYYMMDD-HHMMSS.EXT`, with "-2", "-3", ... before the extension when that name is taken.
     /// A missing folder is made by the write (mkdir -p, `AtomicFile`), which also says when a file is in its place.
-    func freePath(for request: FigureExportRequest) -> String {
+    func freePath(for request: FigureExportRequest, after skipped: Int = 0) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = timeZone
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let stem = "\(request.name)-\(formatter.string(from: clock()))"
         let ext = request.format.rawValue
-        var n = 1
+        var n = 1 + skipped
         while true {
             let name = n == 1 ? "\(stem).\(ext)" : "\(stem)-\(n).\(ext)"
             let path = folder == "." ? name : (folder as NSString).appendingPathComponent(name)
