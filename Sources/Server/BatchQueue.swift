@@ -117,21 +117,27 @@ final class BatchQueue: @unchecked Sendable {
         return waitingTexts
     }
 
-    /// A job settled before its answer (its deadline passed): out of the queue if it still waits, so it no longer
-    /// counts against the queue's limit; and when it was in the pass running now and every job of that pass is
-    /// settled, the pass is cancelled (between layers), since nobody waits for its answer.
-    func withdraw(_ job: Job) {
+    /// Settles `job` with `error` (its deadline passed) unless it was answered first: it leaves the queue if it still
+    /// waits (before it is settled, so that its texts no longer count against the queue's limit by the time its caller
+    /// hears of it), and when it was in the pass running now and every job of that pass is settled, the pass is
+    /// cancelled (between layers), since nobody waits for its answer. True when this call settled it.
+    @discardableResult
+    func expire(_ job: Job, with error: Error) -> Bool {
         condition.lock()
-        defer { condition.unlock() }
         if let index = waiting.firstIndex(where: { $0 === job }) {
             waiting.remove(at: index)
             waitingTexts -= job.ids.count
             observer.queueDepth(waitingTexts)
             condition.signal()
         }
+        condition.unlock()
+        guard job.settle(.failure(error)) else { return false }
+        condition.lock()
+        defer { condition.unlock() }
         if let running, running.jobs.contains(where: { $0 === job }), running.jobs.allSatisfy(\.isSettled) {
             running.cancellation.cancel()
         }
+        return true
     }
 
     /// The pass running now: its jobs, and what cancels it.

@@ -238,9 +238,8 @@ final class FillMaskService: Sendable {
         let remaining = max(0, timeout / 1000 - Double(DispatchTime.now().uptimeNanoseconds - arrived.uptimeNanoseconds) / 1e9)
         let timer = Task {
             try? await Task.sleep(nanoseconds: UInt64(remaining * 1e9))
-            if !Task.isCancelled,
-               job.settle(.failure(APIError(504, "no answer within the server's \(OpenAPIDocument.shown(timeout)) ms deadline; send fewer texts or try again"))) {
-                queue.withdraw(job)
+            if !Task.isCancelled {
+                queue.expire(job, with: APIError(504, "no answer within the server's \(OpenAPIDocument.shown(timeout)) ms deadline; send fewer texts or try again"))
             }
         }
         let outcome = await job.result()

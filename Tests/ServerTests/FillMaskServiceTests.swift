@@ -251,7 +251,9 @@ final class FillMaskServiceTests: XCTestCase {
         let busy = service { $0.maxQueuedInputs = 2; $0.maxWaitMilliseconds = 300; $0.maxBatch = 100 }
         let body = #"{"inputs": ["a <mask>", "b <mask>"]}"#
         async let first = call(busy, "POST", "/score", body: body)
-        try await Task.sleep(nanoseconds: 50_000_000)
+        // Until the first request waits in the queue (not a fixed sleep: a loaded machine may take longer).
+        for _ in 0..<3000 where busy.queue.depth < 2 { try await Task.sleep(nanoseconds: 1_000_000) }
+        XCTAssertEqual(busy.queue.depth, 2)
         let refused = await call(busy, "POST", "/score", body: #"{"inputs": "c <mask>"}"#)
         XCTAssertEqual(refused.status, 503, errorMessage(refused))
         XCTAssertEqual(refused.headers.first { $0.0 == "Retry-After" }?.1, "1")
