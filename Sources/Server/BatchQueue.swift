@@ -68,8 +68,6 @@ final class BatchQueue: @unchecked Sendable {
     struct Observer: Sendable {
         var queueDepth: @Sendable (Int) -> Void = { _ in }
         var batchRan: @Sendable (_ texts: Int, _ requests: Int) -> Void = { _, _ in }
-        /// Texts whose answer reached a waiting request.
-        var textsAnswered: @Sendable (Int) -> Void = { _ in }
     }
 
     private let models: [RobertaModel]
@@ -181,7 +179,7 @@ final class BatchQueue: @unchecked Sendable {
                                                         texts: jobs.flatMap(\.texts), cancellation: cancellation)
         var start = 0
         for job in jobs {
-            if job.settle(.success(Array(results[start..<(start + job.ids.count)]))) { observer.textsAnswered(job.ids.count) }
+            job.settle(.success(Array(results[start..<(start + job.ids.count)])))
             start += job.ids.count
         }
     }

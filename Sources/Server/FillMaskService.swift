@@ -91,8 +91,7 @@ final class FillMaskService: Sendable {
         queue = BatchQueue(
             models: models.map(\.model), maxBatch: settings.maxBatch, maxWaitMilliseconds: settings.maxWaitMilliseconds,
             maxQueued: settings.maxQueuedInputs,
-            observer: .init(queueDepth: { metrics.setQueueDepth($0) }, batchRan: { metrics.batchRan(texts: $0, requests: $1) },
-                            textsAnswered: { metrics.textsAnswered($0) }))
+            observer: .init(queueDepth: { metrics.setQueueDepth($0) }, batchRan: { metrics.batchRan(texts: $0, requests: $1) }))
     }
 
     func start() { queue.start() }
@@ -245,6 +244,8 @@ final class FillMaskService: Sendable {
         let outcome = await job.result()
         timer.cancel()
         let results = try outcome.get()
+        // Counted here, by the request that got the answer (a text answered after its deadline is not).
+        metrics.textsAnswered(results.count)
         let answers = results.map { pipelineJSON($0, limit: topK) }
         let body = request.shape == .single ? answers[0] : .array(answers)
         return .json(body, headers: warnings.map { ("Warning", "299 maskscope \"\(Self.headerSafe($0))\"") })
