@@ -280,3 +280,47 @@ private func call(_ service: FillMaskService, _ method: String, _ path: String, 
                   headers: [String: String] = [:]) async -> Reply {
     await service.handle(Exchange(method: method, path: path, query: query, headers: headers, body: Array(body.utf8))).reply
 }
+
+extension FillMaskServiceTests {
+    /// A copy of tiny-untied whose input embedding of one token is NaN: a text with that token cannot be answered
+    /// (non-finite scores), every other text can.
+    static func modelWithPoisonedToken(_ token: Int) throws -> RobertaModel {
+        let source = repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny-untied")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("poisoned-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: source, to: folder)
+        let file = folder.appendingPathComponent("model.safetensors")
+        var bytes = [UInt8](try Data(contentsOf: file))
+        let headerLength = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as? [String: Any])
+        let entry = try XCTUnwrap(header["roberta.embeddings.word_embeddings.weight"] as? [String: Any])
+        XCTAssertEqual(entry["dtype"] as? String, "F32")
+        let width = try XCTUnwrap((entry["shape"] as? [Int])?.last)
+        let start = 8 + headerLength + (try XCTUnwrap((entry["data_offsets"] as? [Int])?.first)) + token * width * 4
+        for i in 0..<(width * 4) { bytes[start + i] = [0x00, 0x00, 0xC0, 0x7F][i % 4] }   // quiet NaN, little-endian
+        try Data(bytes).write(to: file)
+        return try RobertaModel.load(directory: folder, threads: 1)
+    }
+
+    /// Two requests in one batch, one of which cannot be answered: the other gets its own answer (each request is
+    /// retried alone when a packed pass fails), the failing one a 500 that names no server path.
+    func testOneFailingRequestDoesNotFailItsBatch() async throws {
+        let clean = try RobertaModel.load(directory: Self.repoRoot.appendingPathComponent("Tests/Fixtures/models/tiny-untied"), threads: 1)
+        let good = "Paris is the <mask> of France.", bad = "zebra <mask> quartz"
+        let goodIDs = Set(clean.tokenizer.encode(good).ids)
+        let poison = try XCTUnwrap(clean.tokenizer.encode(bad, addSpecialTokens: false).ids.first { !goodIDs.contains($0) && $0 != clean.tokenizer.maskID })
+        let model = try Self.modelWithPoisonedToken(poison)
+        let service = FillMaskService(models: [ServedModel(name: "poisoned", model: model)],
+                                      settings: { var s = ServerSettings(); s.maxWaitMilliseconds = 300; return s }())
+        service.start()
+        async let failing = call(service, "POST", "/score", body: #"{"inputs": "\#(bad)"}"#)
+        async let answered = call(service, "POST", "/score", body: #"{"inputs": "\#(good)"}"#)
+        let (b, g) = await (failing, answered)
+        XCTAssertEqual(g.status, 200, errorMessage(g))
+        XCTAssertEqual(String(decoding: g.body, as: UTF8.self), pipelineJSON(try clean.fillMask(good)).serialized(),
+                       "the poisoned row is not in this text, so its answer is the clean model's")
+        XCTAssertEqual(b.status, 500, String(decoding: b.body, as: UTF8.self))
+        XCTAssertFalse(errorMessage(b).contains("/"), "no server path in the answer: \(errorMessage(b))")
+        let metrics = String(decoding: await call(service, "GET", "/metrics").body, as: UTF8.self)
+        XCTAssertTrue(metrics.contains("maskscope_batch_requests_sum 2"), "both requests were in one pass first:\n\(metrics)")
+    }
+}
