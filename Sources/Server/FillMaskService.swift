@@ -100,16 +100,17 @@ final class FillMaskService: Sendable {
     func beginDraining() { draining.set() }
 
     /// The reply to `exchange`, and the route it took (for the access log); the request is counted in the metrics.
-    func handle(_ exchange: Exchange, arrived: DispatchTime = .now()) async -> (route: String, reply: Reply) {
+    func handle(_ exchange: Exchange, arrived: DispatchTime = .now()) async -> (route: String, reply: Reply, seconds: Double) {
         let (route, reply) = await answer(exchange, arrived: arrived)
-        record(route: route, reply: reply, arrived: arrived)
-        return (route, reply)
+        return (route, reply, record(route: route, reply: reply, arrived: arrived))
     }
 
-    /// Counts an answered request by route and status, with its latency since `arrived`.
-    func record(route: String, reply: Reply, arrived: DispatchTime) {
+    /// Counts an answered request by route and status, with its latency since `arrived` (returned, for the access log).
+    @discardableResult
+    func record(route: String, reply: Reply, arrived: DispatchTime) -> Double {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - arrived.uptimeNanoseconds) / 1e9
         metrics.record(route: route, status: reply.status, seconds: seconds)
+        return seconds
     }
 
     private func answer(_ exchange: Exchange, arrived: DispatchTime) async -> (route: String, reply: Reply) {

@@ -82,7 +82,7 @@ struct ServeResponder: HTTPResponder {
         var exchange = Exchange(method: request.method.rawValue, path: request.uri.path)
         for (key, value) in request.uri.queryParameters { exchange.query[String(key)] = String(value) }
         for field in request.headers { exchange.headers[field.name.canonicalName] = field.value }
-        let route: String, reply: Reply
+        let route: String, reply: Reply, seconds: Double
         let limit = service.settings.maxBodyBytes
         var tooLarge = false
         if let length = exchange.headers["content-length"].flatMap(Int.init), length > limit {
@@ -98,11 +98,10 @@ struct ServeResponder: HTTPResponder {
         if tooLarge {
             // Refused before the body is read (or once it passes the limit): never buffered whole.
             (route, reply) = (Route.match(exchange.path)?.0.rawValue ?? "other", .error(FillMaskService.bodyTooLarge(limit)))
-            service.record(route: route, reply: reply, arrived: arrived)
+            seconds = service.record(route: route, reply: reply, arrived: arrived)
         } else {
-            (route, reply) = await service.handle(exchange, arrived: arrived)
+            (route, reply, seconds) = await service.handle(exchange, arrived: arrived)
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - arrived.uptimeNanoseconds) / 1e9
         logger.info("\(exchange.method) \(request.uri.description) \(reply.status) \(String(format: "%.1f", seconds * 1000)) ms \(reply.body.count) B")
         var headers = HTTPFields()
         for (name, value) in reply.headers {

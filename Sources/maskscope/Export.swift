@@ -149,7 +149,7 @@ struct Export: ParsableCommand {
         }
         let data = try FigureExport.render(figure, as: format, style: figureStyle, scale: scale ?? 2)
         if output == "-" {
-            guard writeStandardOutput(data) else {
+            guard StandardStreams.writeAll(bytes: Array(data), to: STDOUT_FILENO) else {
                 throw CommandFailure("cannot write to standard output (\(SystemErrorText.describe(errno: errno)))")
             }
             return
@@ -165,7 +165,7 @@ struct Export: ParsableCommand {
             let fd = open(target, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else { throw CommandFailure("cannot write \(output) (\(SystemErrorText.describe(errno: errno)))") }
             defer { close(fd) }
-            guard writeAll(data, to: fd) else { throw CommandFailure("cannot write \(output) (\(SystemErrorText.describe(errno: errno)))") }
+            guard StandardStreams.writeAll(bytes: Array(data), to: fd) else { throw CommandFailure("cannot write \(output) (\(SystemErrorText.describe(errno: errno)))") }
         } else {
             do {
                 try AtomicFile.write(data, to: target, createFolder: false, durable: true)
@@ -177,21 +177,6 @@ struct Export: ParsableCommand {
     }
 
     /// Writes bytes (a PNG or PDF is not text) to standard output.
-    private func writeStandardOutput(_ data: Data) -> Bool { writeAll(data, to: STDOUT_FILENO) }
-
-    /// Writes all of `data` to `fd` (a PNG or PDF is not text); false on an error (errno says which).
-    private func writeAll(_ data: Data, to fd: Int32) -> Bool {
-        data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                done += n
-            }
-            return true
-        }
-    }
-
     /// Fails before any model is loaded when -o cannot be written: its folder missing, or -o a folder.
     func checkOutputFolder() throws {
         guard output != "-" else { return }

@@ -164,8 +164,10 @@ enum StandardStreams {
     }
 
     /// Writes all of `text` to `fd`; false with errno set when the descriptor refuses it.
-    static func writeAll(_ text: String, to fd: Int32) -> Bool {
-        let bytes = Array(text.utf8)
+    static func writeAll(_ text: String, to fd: Int32) -> Bool { writeAll(bytes: Array(text.utf8), to: fd) }
+
+    /// Writes all of `bytes` (text, or a PNG or PDF) to `fd`, again after EINTR; false on an error (errno says which).
+    static func writeAll(bytes: [UInt8], to fd: Int32) -> Bool {
         var done = 0
         while done < bytes.count {
             let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
