@@ -17,7 +17,8 @@ struct Serve: ParsableCommand {
             or [...], "parameters": {"top_k", "targets"}}), GET /health, /ready, /models,
             /metrics (Prometheus) and /openapi.json. Errors are {"error": "..."} with the
             status that fits (400 bad JSON or types, 401 key, 404 model or route, 405
-            method, 413 body, 422 limits, 503 queue full with Retry-After, 504 deadline).
+            method, 413 body, 422 limits, 500 the model failed (details in the log), 503
+            queue full with Retry-After, 504 deadline); HEAD works on the GET routes.
             Concurrent requests are answered together in batched forward passes. With an
             API key (--api-key-file, or the MASKSCOPE_API_KEY environment variable) every
             route but /health needs Authorization: Bearer KEY. SIGTERM or Ctrl-C stops
