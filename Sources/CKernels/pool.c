@@ -215,3 +215,37 @@ void ms_pool_gelu(ms_pool *p, float *x, size_t count) {
     gelu_job job = {x, count, slice};
     pool_run(p, (int)((count + slice - 1) / slice), gelu_piece, &job);
 }
+
+typedef struct {
+    ms_matrix *m;
+    const float *x, *bias;
+    float *y;
+    int n, out, ldy, threads, packing;
+    _Atomic int cursor; /* the first panel nobody has taken yet */
+} matrix_job;
+
+/* Guided as linear_piece, in whole panels of 32 outputs. */
+static void matrix_piece(const void *raw, int piece) {
+    matrix_job *j = (matrix_job *)raw;
+    (void)piece;
+    int panels = (j->out + 31) / 32;
+    for (;;) {
+        int begin = atomic_load_explicit(&j->cursor, memory_order_relaxed), end;
+        do {
+            if (begin >= panels) return;
+            int take = (panels - begin) / (2 * j->threads);
+            if (take < 1) take = 1;
+            end = begin + take < panels ? begin + take : panels;
+        } while (!atomic_compare_exchange_weak_explicit(&j->cursor, &begin, end, memory_order_relaxed, memory_order_relaxed));
+        int o_end = end * 32 < j->out ? end * 32 : j->out;
+        ms_matrix_product(j->m, j->packing, j->x, j->n, j->bias, begin * 32, o_end, j->y, j->ldy);
+    }
+}
+
+void ms_pool_matrix(ms_pool *p, ms_matrix *m, int pack, const float *x, int n, const float *bias, float *y, int ldy) {
+    int packing = pack && !ms_matrix_is_packed(m) && ms_matrix_begin_packing(m);
+    int threads = p ? p->threads : 1, out = ms_matrix_outputs(m);
+    matrix_job job = {m, x, bias, y, n, out, ldy, threads, packing, 0};
+    pool_run(threads > 1 && out > 64 ? p : NULL, threads, matrix_piece, &job);
+    if (packing) ms_matrix_finish_packing(m);
+}

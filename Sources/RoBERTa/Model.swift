@@ -1,3 +1,4 @@
+import CKernels
 import CMapGuard
 import Foundation
 import Tokenizer
@@ -19,8 +20,8 @@ public final class RobertaModel: @unchecked Sendable {
     public var weightsSummary: WeightsSummary { weights.summary }
     /// Threads each weight product is split over.
     public var threads: Int { compute.threads }
-    /// "avx2" when the hand-written AVX2/FMA kernels run the weight products, "openblas" otherwise.
-    public var kernelName: String { compute.useKernels ? "avx2" : "openblas" }
+    /// "avx512" or "avx2" (the widest vectors the hand-written kernels use here), "openblas" without them.
+    public var kernelName: String { compute.useKernels ? (ms_panels_width() == 512 ? "avx512" : "avx2") : "openblas" }
 
     init(directory: URL, config: RobertaConfig, tokenizer: BPETokenizer, weights: RobertaWeights, compute: Compute) {
         self.directory = directory

@@ -10,11 +10,15 @@ struct Compute: Sendable {
     let useKernels: Bool
     /// The worker threads of the kernels (nil with one thread or without kernels).
     let pool: WorkerPool?
+    /// Whether a product may pack its matrix into panels: from the second forward pass on, so that the first
+    /// answer never waits for packing.
+    let packing: PackingGate
 
-    init(threads: Int, useKernels: Bool) {
+    init(threads: Int, useKernels: Bool, packAfterPasses: Int = 1) {
         self.threads = max(1, threads)
         self.useKernels = useKernels
         pool = useKernels && threads > 1 ? WorkerPool(threads: threads) : nil
+        packing = PackingGate(after: packAfterPasses)
     }
 
     /// Whether this CPU runs the AVX2/FMA kernels.
@@ -22,10 +26,32 @@ struct Compute: Sendable {
 
     /// Runs one forward pass with the workers spinning between products, then lets them sleep.
     func forwardPass<T>(_ body: () throws -> T) rethrows -> T {
+        defer { packing.passFinished() }
         guard let pool else { return try body() }
         ms_pool_set_active(pool.pointer, 1)
         defer { ms_pool_set_active(pool.pointer, 0) }
         return try body()
+    }
+}
+
+/// Counts finished forward passes; packing is allowed once `after` of them have finished.
+final class PackingGate: @unchecked Sendable {
+    private let lock = NSLock()
+    private let after: Int
+    private var finished = 0
+
+    init(after: Int) { self.after = after }
+
+    func passFinished() {
+        lock.lock()
+        finished += 1
+        lock.unlock()
+    }
+
+    var allowed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return finished >= after
     }
 }
 
@@ -88,6 +114,12 @@ func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
 func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
             weight: LinearWeight, bias: FloatTensor, outFeatures: Int, into y: UnsafeMutablePointer<Float>,
             compute: Compute) {
+    if compute.useKernels, let panels = weight.panels {
+        // Panels of 32 outputs, which the threads take in turn (CKernels panels.c).
+        ms_pool_matrix(compute.pool?.pointer, panels.pointer, compute.packing.allowed ? 1 : 0, x, Int32(n), bias.pointer,
+                       y, Int32(outFeatures))
+        return
+    }
     if compute.useKernels {
         // The threads take blocks of weight rows in turn; each block's rows are streamed once.
         let type: Int32 = switch weight.storage {

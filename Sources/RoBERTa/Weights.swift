@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A float32 view of one checkpoint tensor: either straight into the memory map, or a converted copy.
@@ -13,14 +14,25 @@ struct LinearWeight: @unchecked Sendable {
     enum Storage: String { case f32 = "F32", bf16 = "BF16", f16 = "F16" }
     let name: String
     let shape: [Int]
+    /// The row-major values. Not to be read when `panels?.sourceFreed` (a 16-bit copy packed at load).
     let raw: UnsafeRawPointer
     let storage: Storage
+    /// The encoder's matrices are multiplied through panels (CKernels panels.c); the word embeddings, which are
+    /// also read row by row, keep the row kernels.
+    let panels: PanelMatrix?
 
-    init(name: String, shape: [Int], raw: UnsafeRawPointer, storage: Storage) {
+    init(name: String, shape: [Int], raw: UnsafeRawPointer, storage: Storage, panels: PanelMatrix? = nil) {
         self.name = name
         self.shape = shape
         self.raw = raw
         self.storage = storage
+        self.panels = panels
+    }
+
+    /// The same matrix, multiplied through panels.
+    func withPanels(releaseSource: Bool) -> LinearWeight {
+        LinearWeight(name: name, shape: shape, raw: raw, storage: storage,
+                     panels: PanelMatrix(self, releaseSource: releaseSource))
     }
 
     /// A float32 tensor used as a weight matrix.
@@ -30,6 +42,7 @@ struct LinearWeight: @unchecked Sendable {
 
     /// Row `r` (of `width` values) as float32: copied, or widened exactly from 16 bits.
     func widenRow(_ r: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+        precondition(panels?.sourceFreed != true, "\(name) is kept only as panels")
         switch storage {
         case .f32:
             out.update(from: raw.assumingMemoryBound(to: Float.self) + r * width, count: width)
@@ -44,6 +57,38 @@ struct LinearWeight: @unchecked Sendable {
         precondition(storage == .f32, "\(name) is kept as \(storage.rawValue); only the kernels read it")
         return raw.assumingMemoryBound(to: Float.self)
     }
+}
+
+/// A weight matrix as the panel kernels read it (CKernels `ms_matrix`): packed into panels of 32 outputs by the
+/// first forward pass after the first answer (or at load, for a 16-bit copy), read through per-thread panels
+/// until then, with the same bits either way.
+final class PanelMatrix: @unchecked Sendable {
+    let pointer: OpaquePointer
+    /// The row-major source was freed once packed (ms_matrix_pack_now on a copy made at load).
+    private(set) var sourceFreed = false
+
+    init?(_ weight: LinearWeight, releaseSource: Bool) {
+        guard weight.shape.count == 2, let out = Int32(exactly: weight.shape[0]), let k = Int32(exactly: weight.shape[1]),
+              out > 0, k > 0 else { return nil }
+        let type: Int32 = switch weight.storage {
+        case .f32: Int32(MS_F32)
+        case .bf16: Int32(MS_BF16)
+        case .f16: Int32(MS_F16)
+        }
+        guard let m = ms_matrix_create(weight.raw, type, k, out, releaseSource ? 1 : 0) else { return nil }
+        pointer = m
+    }
+
+    /// Packs now; true when packed (the source is then never read again).
+    func packNow() -> Bool { ms_matrix_pack_now(pointer) == 0 }
+
+    /// Records that the source copy was freed after `packNow`.
+    func markSourceFreed() { sourceFreed = true }
+
+    var isPacked: Bool { ms_matrix_is_packed(pointer) != 0 }
+    var packedBytes: Int { Int(ms_matrix_packed_bytes(pointer)) }
+
+    deinit { ms_matrix_destroy(pointer) }
 }
 
 /// The weights of one encoder layer, named after their checkpoint tensors.
@@ -185,7 +230,8 @@ final class RobertaWeights: @unchecked Sendable {
 
         /// A matrix rounded to `format` into an owned buffer (from float32; a 16-bit one of the other format is
         /// widened exactly first), after which the map's pages of it are given back (`releasePages`).
-        func rounded(_ name: String, _ shape: [Int], record: TensorRecord, dtype: DType, to format: SixteenBit) throws -> LinearWeight {
+        func rounded(_ name: String, _ shape: [Int], record: TensorRecord, dtype: DType, to format: SixteenBit,
+                     panels: Bool) throws -> LinearWeight {
             let count = record.elementCount
             let raw = record.bytes
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
@@ -211,12 +257,23 @@ final class RobertaWeights: @unchecked Sendable {
             matrixDTypes.insert(storage.rawValue)
             roundedFrom.insert(dtype.rawValue)
             record.file.releasePages(begin: record.begin, end: record.end)
-            return LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: storage)
+            let weight = LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: storage)
+            guard panels else { return weight }
+            // Packed now, from the fresh copy, which is then freed: only one copy of the matrix is kept.
+            let packed = weight.withPanels(releaseSource: false)
+            if let matrix = packed.panels, matrix.packNow() {
+                owned.removeLast()
+                buffer.deallocate()
+                matrix.markSourceFreed()
+            }
+            return packed
         }
 
         /// An encoder weight matrix: a 16-bit one stays 16-bit when `precision` and `sixteenBit` allow; with
         /// `precision` bf16/f16 (and the kernels) one of another dtype is rounded to that format once, here.
-        func matrix(_ name: String, _ shape: [Int]) throws -> LinearWeight {
+        /// `panels`: an encoder matrix, multiplied through panels when the kernels run (not the word embeddings).
+        func matrix(_ name: String, _ shape: [Int], panels wantsPanels: Bool = true) throws -> LinearWeight {
+            let panels = wantsPanels && sixteenBit
             let (record, dtype) = try record(name, shape)
             let keep: LinearWeight.Storage? = switch (dtype, precision) {
             case (.bf16, .auto) where sixteenBit, (.bf16, .bf16) where sixteenBit: .bf16
@@ -224,11 +281,13 @@ final class RobertaWeights: @unchecked Sendable {
             default: nil
             }
             if keep == nil, sixteenBit, let format = precision.sixteenBit {
-                return try rounded(name, shape, record: record, dtype: dtype, to: format)
+                return try rounded(name, shape, record: record, dtype: dtype, to: format, panels: panels)
             }
             guard let keep else {
                 matrixDTypes.insert("F32")
-                return LinearWeight(try tensor(name, shape))
+                let weight = LinearWeight(try tensor(name, shape))
+                // In place in the map: its pages are dropped once packed; a converted copy is kept.
+                return panels ? weight.withPanels(releaseSource: UnsafeRawPointer(record.bytes.baseAddress) == weight.raw) : weight
             }
             matrixDTypes.insert(keep.rawValue)
             let count = record.elementCount
@@ -236,19 +295,21 @@ final class RobertaWeights: @unchecked Sendable {
             // The bits as stored, in place when 2-byte aligned.
             if let start = raw.baseAddress, Int(bitPattern: start) % 2 == 0 {
                 mappedBytes += raw.count
-                return LinearWeight(name: name, shape: shape, raw: start, storage: keep)
+                let weight = LinearWeight(name: name, shape: shape, raw: start, storage: keep)
+                return panels ? weight.withPanels(releaseSource: true) : weight
             }
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
             owned.append(buffer)
             copiedBytes += count * 2
             if let start = raw.baseAddress { memcpy(buffer, start, count * 2) }
-            return LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: keep)
+            let weight = LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: keep)
+            return panels ? weight.withPanels(releaseSource: false) : weight
         }
 
         let h = config.hiddenSize, v = config.vocabSize, inner = config.intermediateSize
         let e = "roberta.embeddings."
         do {
-            wordEmbeddings = try matrix(e + "word_embeddings.weight", [v, h])
+            wordEmbeddings = try matrix(e + "word_embeddings.weight", [v, h], panels: false)
             positionEmbeddings = try tensor(e + "position_embeddings.weight", [config.maxPositionEmbeddings, h])
             tokenTypeEmbeddings = try tensor(e + "token_type_embeddings.weight", [config.typeVocabSize, h])
             embeddingNormWeight = try tensor(e + "LayerNorm.weight", [h])
@@ -286,7 +347,7 @@ final class RobertaWeights: @unchecked Sendable {
             if config.tieWordEmbeddings {
                 decoder = wordEmbeddings
             } else {
-                decoder = try matrix("lm_head.decoder.weight", [v, h])
+                decoder = try matrix("lm_head.decoder.weight", [v, h], panels: false)
             }
             decoderBias = try tensor(table[bias[0]] != nil ? bias[0] : bias[1], [v])
             // Tied twins stored in the file are replaced by their source, as transformers does: not "ignored".

@@ -10,7 +10,7 @@ import Glibc
 /// `maskscope bench`: load time, fill-mask latency (median, p90) and peak memory on this machine.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure load time, fill-mask latency (median and p90) and peak RSS.",
+        abstract: "Measure load time, fill-mask latency (median and p90), weight-product GFLOP/s and peak RSS.",
         discussion: """
             Times whole fill-mask calls (tokenize, forward pass, LM head at the masks,
             top-k, decode) after warm-up runs, for a short (~9 tokens) and a long (~40
@@ -18,8 +18,11 @@ struct Bench: ParsableCommand {
             capture. Then it types the first sentence into the real workbench loop (an
             in-memory 80x24 terminal), one key every --typing-interval ms, and reports how
             long each key waited for its frame and how long the last key's answer took to
-            show. Scripts/bench-compare runs this and transformers' pipeline on the same
-            checkpoint side by side.
+            show. For each sentence's token count it also times the encoder's weight
+            products alone (6 per layer, median of --runs) and shows their GFLOP/s as a
+            share of this machine's float32 FMA peak, measured on the same threads by a
+            register-only FMA loop. Scripts/bench-compare runs this and transformers'
+            pipeline on the same checkpoint side by side.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -99,6 +102,12 @@ struct Bench: ParsableCommand {
                 rows.append((sentence, tokens, attention, percentile(times, 0.5), percentile(times, 0.9), times[0]))
             }
         }
+        // The weight products alone at each case's token count, against this machine's FMA peak (issue #14).
+        var productRates: [Int: ProductRate] = [:]
+        for r in rows where productRates[r.tokens] == nil {
+            productRates[r.tokens] = try model.measureProducts(rows: r.tokens, runs: runs)
+        }
+        let peak = model.fmaPeak()
         let batchSentences = try batchFile.map(Self.readBatchFile) ?? BatchMeasurement.defaultSentences
         let batch = batchRuns > 0 ? try BatchMeasurement.run(model: model, sentences: batchSentences, runs: batchRuns, warmup: min(warmup, 2)) : nil
         var lensTimes: [Double] = [], gridSeconds: Double? = nil
@@ -120,7 +129,9 @@ struct Bench: ParsableCommand {
         if json {
             let cases = rows.map { r in
                 JSONValue.object([("text", .string(r.text)), ("tokens", .int(r.tokens)), ("attention", .bool(r.attention)),
-                                  ("median_ms", .number(ms(r.median))), ("p90_ms", .number(ms(r.p90))), ("min_ms", .number(ms(r.min)))])
+                                  ("median_ms", .number(ms(r.median))), ("p90_ms", .number(ms(r.p90))), ("min_ms", .number(ms(r.min))),
+                                  ("products_gflops", .number(rounded(productRates[r.tokens]?.gflops ?? 0, 1))),
+                                  ("products_peak_fraction", .number(rounded(productRates[r.tokens]?.peakFraction ?? 0, 3)))])
             }
             emit(JSONValue.object([
                 ("model", .string(name)), ("layers", .int(model.config.numHiddenLayers)),
@@ -129,7 +140,9 @@ struct Bench: ParsableCommand {
                 ("precision", .string(model.weightsSummary.precisionName)),
                 ("rounded_at_load", .bool(!model.weightsSummary.roundedFrom.isEmpty)), ("runs", .int(runs)),
                 ("load_ms", .number(ms(loadSeconds))), ("first_answer_ms", .number(ms(firstAnswerSeconds ?? 0))),
-                ("peak_rss_mb", .number(round(Double(rss) / 1_048_576 * 10) / 10)), ("cases", .array(cases)),
+                ("peak_rss_mb", .number(round(Double(rss) / 1_048_576 * 10) / 10)),
+                ("fma_peak_gflops", .number(rounded(peak.gflops, 1))), ("fma_width_bits", .int(peak.widthBits)),
+                ("cases", .array(cases)),
                 ("batch", batch.map { b in
                     JSONValue.object([("sentences", .int(b.sentences)), ("tokens", .int(b.tokens)), ("runs", .int(b.batchTimes.count)),
                                       ("median_ms", .number(ms(percentile(b.batchTimes, 0.5)))), ("min_ms", .number(ms(b.batchTimes.first ?? 0))),
@@ -162,6 +175,14 @@ struct Bench: ParsableCommand {
             emit(pad(String(r.tokens), 8) + pad(r.attention ? "yes" : "no", 11) + pad(String(format: "%.2f", ms(r.median)), 11)
                  + pad(String(format: "%.2f", ms(r.p90)), 9) + pad(String(format: "%.2f", ms(r.min)), 9) + shown)
         }
+        emit("")
+        for tokens in productRates.keys.sorted() {
+            guard let rate = productRates[tokens] else { continue }
+            let threads = "\(peak.threads) thread\(peak.threads == 1 ? "" : "s")"
+            emit("products   \(tokens) tokens, \(rate.products) weight products: \(String(format: "%.1f", rate.gflops)) GFLOP/s"
+                 + (peak.gflops > 0 ? " = \(String(format: "%.1f", rate.peakFraction * 100))% of the FMA peak (\(String(format: "%.1f", peak.gflops)) GFLOP/s, \(peak.widthBits)-bit, \(threads))"
+                                    : " (no FMA peak: this CPU lacks AVX2+FMA)"))
+        }
         if inside {
             emit("")
             emit("lens       one mask, \(model.config.numHiddenLayers + 1) rows (embeddings + every layer), first sentence: median \(String(format: "%.2f", ms(percentile(lensTimes, 0.5)))) ms, p90 \(String(format: "%.2f", ms(percentile(lensTimes, 0.9)))) ms")
@@ -182,6 +203,12 @@ struct Bench: ParsableCommand {
 }
 
 func ms(_ seconds: Double) -> Double { (seconds * 1e5).rounded() / 100 }
+
+/// `value` rounded to `digits` decimal places (for JSON numbers that should not show float noise).
+func rounded(_ value: Double, _ digits: Int) -> Double {
+    let scale = pow(10, Double(digits))
+    return (value * scale).rounded() / scale
+}
 
 /// The value below which a fraction q of the sorted samples lie (nearest rank).
 func percentile(_ sorted: [Double], _ q: Double) -> Double {

@@ -92,6 +92,42 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(got.count, 2)
     }
 
+    /// bench --json gives every case the GFLOP/s of the weight products at its token count and their share of the
+    /// FMA peak, and says the peak and its vector width once; the text output has a line per token count.
+    func testBenchReportsWeightProductsAgainstTheFMAPeak() throws {
+        let arguments = ["bench", "--model", Self.tiny, "--runs", "2", "--warmup", "0", "--typing-interval", "0", "--batch-runs", "0",
+                         "--text", "Paris is the <mask> of France."]
+        let result = try run(arguments + ["--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        func number(_ value: Any?) -> Double? { (value as? NSNumber)?.doubleValue }
+        // Numbers in the text itself, not true/false or strings (which Foundation on Linux may also bridge).
+        for key in ["fma_peak_gflops", "fma_width_bits", "products_gflops", "products_peak_fraction"] {
+            XCTAssertNotNil(result.stdout.range(of: "\"\(key)\": [0-9]", options: .regularExpression), "\(key) in \(result.stdout)")
+        }
+        let peak = try XCTUnwrap(number(object["fma_peak_gflops"]), result.stdout)
+        let width = try XCTUnwrap(object["fma_width_bits"] as? Int, result.stdout)
+        XCTAssertTrue([0, 256, 512].contains(width), result.stdout)
+        if width > 0 { XCTAssertGreaterThan(peak, 0) }
+        let cases = try XCTUnwrap(object["cases"] as? [[String: Any]])
+        XCTAssertEqual(cases.count, 2)
+        for c in cases {
+            let gflops = try XCTUnwrap(number(c["products_gflops"]), "\(c)")
+            let fraction = try XCTUnwrap(number(c["products_peak_fraction"]), "\(c)")
+            XCTAssertGreaterThan(gflops, 0)
+            if peak > 0 {
+                // Both are rounded in the JSON (0.1 GFLOP/s, 0.001).
+                XCTAssertEqual(fraction, gflops / peak, accuracy: 0.0011 + 0.05 / peak)
+            }
+            XCTAssertNotNil(c["median_ms"] as? NSNumber, "the existing fields stay")
+        }
+        let text = try run(arguments)
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let line = try XCTUnwrap(text.stdout.split(separator: "\n").first { $0.hasPrefix("products ") }, text.stdout)
+        XCTAssertTrue(line.contains(" tokens, 12 weight products: "), String(line))
+        XCTAssertTrue(line.contains("GFLOP/s"), String(line))
+    }
+
     func testInspectJSONHasAttentionForEveryLayerAndHead() throws {
         let result = try run(["inspect", "--model", Self.tiny, "--json", "--top-k", "3", "Paris is the <mask> of France."])
         XCTAssertEqual(result.status, 0, result.stderr)

@@ -61,4 +61,45 @@ void ms_pool_gelu(ms_pool *pool, float *x, size_t count);
 size_t ms_round_bf16(const void *src, uint16_t *dst, size_t count);
 size_t ms_round_f16(const void *src, uint16_t *dst, size_t count);
 
+/* The float32 FMA peak (peak.c), to judge the weight products against: ms_fma_peak_gflops runs a register-only loop
+ * of independent FMAs on as many threads as `pool` has (NULL: one), all at once for about `seconds`, and returns
+ * the sum of their GFLOP/s (0 without AVX2+FMA). ms_fma_width_bits says which vectors it uses: 512 (AVX-512F),
+ * 256 (AVX2+FMA) or 0. */
+double ms_fma_peak_gflops(ms_pool *pool, double seconds);
+int ms_fma_width_bits(void);
+
+/* ---- Weight products on packed panels (panels.c) ----
+ * A weight matrix [out, k] (row-major, wtype elements) read through panels of 32 outputs: every output is a chain
+ * of fused multiply-adds over i in order, in blocks (below), so the bits do not depend on the row count, the
+ * tile, the vector width or whether the matrix is packed yet. Until it is packed each product packs the panels it
+ * needs into a per-thread buffer; a pass that packs (ms_pool_matrix with pack = 1, once per matrix) writes them to
+ * a copy that later products read directly, and then drops the source's pages when release_source is set. */
+/* The chain is cut into blocks of MS_PANEL_K_BLOCK steps, each summed from zero and then added to the output:
+ *     y = bias;  for each block b: { s = 0; for i in b: s = fma(w[i], x[i], s); y = y + s; }
+ * which keeps the rounding error of k = 4096 below that of 16 interleaved sums. */
+#define MS_PANEL_K_BLOCK 64
+typedef struct ms_matrix ms_matrix;
+ms_matrix *ms_matrix_create(const void *src, int wtype, int k, int out, int release_source);
+void ms_matrix_destroy(ms_matrix *m);
+int ms_matrix_is_packed(const ms_matrix *m);
+int ms_matrix_outputs(const ms_matrix *m);
+/* Bytes of the packed copy (0 before it exists). */
+size_t ms_matrix_packed_bytes(const ms_matrix *m);
+/* 1 when the caller now owns packing (allocated); 0 when packed, being packed, or out of memory. */
+int ms_matrix_begin_packing(ms_matrix *m);
+void ms_matrix_finish_packing(ms_matrix *m);
+/* Packs the whole matrix now, on this thread; 0 when it is packed (now or before), -1 when memory ran out. Once
+ * packed, the source is never read again: the caller may free it (a copy made at load). */
+int ms_matrix_pack_now(ms_matrix *m);
+/* Outputs [o_begin, o_end) of x [n, k] times m (o_begin a multiple of 32); packing: this call writes its panels
+ * into the packed copy (between begin and finish). */
+void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, const float *bias,
+                       int o_begin, int o_end, float *y, int ldy);
+/* The vector width of the panel kernels: 512, 256, or 0 (scalar); ms_panels_force_width(bits) caps it (tests),
+ * -1 lifts the cap. */
+int ms_panels_width(void);
+void ms_panels_force_width(int bits);
+/* ms_matrix_product over all outputs on the pool's threads; pack = 1 packs the matrix in this pass if nobody has. */
+void ms_pool_matrix(ms_pool *pool, ms_matrix *m, int pack, const float *x, int n, const float *bias, float *y, int ldy);
+
 #endif
