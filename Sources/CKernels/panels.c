@@ -167,17 +167,18 @@ static void pack_panel(const ms_matrix *m, int p, void *dst) {
         b = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h_, 1));                                         \
     } while (0)
 
-#ifndef PFD
-#define PFD 0
-#endif
-#if PFD
-#define PREFETCH512(q) do { _mm_prefetch((const char *)((q) + PFD * NR), _MM_HINT_T0); _mm_prefetch((const char *)((q) + PFD * NR) + 64, _MM_HINT_T0); } while (0)
-#else
-#define PREFETCH512(q) ((void)0)
-#endif
+/* While the later tiles run over a panel that is already in L2, the memory bus would sit idle: they prefetch the
+ * next panel, two lines a step (one step of a float32 panel), so that the next first tile finds it in cache. */
+#define PREFETCH_NEXT(pf, pf_end) do {                                                               \
+        if (*(pf) < (pf_end)) {                                                                      \
+            _mm_prefetch(*(pf), _MM_HINT_T0);                                                        \
+            _mm_prefetch(*(pf) + 64, _MM_HINT_T0);                                                   \
+            *(pf) += 128;                                                                            \
+        }                                                                                            \
+    } while (0)
 #define KERNEL512(MR, T, WT)                                                                         \
     AVX512 static void k512_##T##_##MR(const float *x, int ldx, int k, const WT *pw, const float *bias, \
-                                        int cols, float *y, int ldy) {                                \
+                                        int cols, float *y, int ldy, const char **pf, const char *pf_end) { \
         __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);                           \
         __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);   \
         __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();                     \
@@ -190,7 +191,7 @@ static void pack_panel(const ms_matrix *m, int p, void *dst) {
             _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) { a0[r] = _mm512_setzero_ps(); a1[r] = a0[r]; } \
             for (int i = i0; i < i1; i++, q += NR) {                                                 \
                 __m512 w0, w1;                                                                       \
-                PREFETCH512(q);                                                                      \
+                PREFETCH_NEXT(pf, pf_end);                                                           \
                 LOAD512_##T(q, w0, w1);                                                              \
                 _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                              \
                     __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + i]);                              \
@@ -263,7 +264,9 @@ static void pack_panel(const ms_matrix *m, int p, void *dst) {
     KERNEL256(1, T, WT) KERNEL256(2, T, WT) KERNEL256(3, T, WT)                                      \
     KERNEL256(4, T, WT) KERNEL256(5, T, WT) KERNEL256(6, T, WT)                                      \
     typedef void (*kfn_##T)(const float *, int, int, const WT *, const float *, int, float *, int);  \
-    static const kfn_##T k512_##T[13] = {NULL, k512_##T##_1, k512_##T##_2, k512_##T##_3, k512_##T##_4, \
+    typedef void (*kfn512_##T)(const float *, int, int, const WT *, const float *, int, float *, int, \
+                               const char **, const char *);                                         \
+    static const kfn512_##T k512_##T[13] = {NULL, k512_##T##_1, k512_##T##_2, k512_##T##_3, k512_##T##_4, \
         k512_##T##_5, k512_##T##_6, k512_##T##_7, k512_##T##_8, k512_##T##_9, k512_##T##_10,          \
         k512_##T##_11, k512_##T##_12};                                                               \
     static const kfn_##T k256_##T[7] = {NULL, k256_##T##_1, k256_##T##_2, k256_##T##_3, k256_##T##_4, \
@@ -331,20 +334,22 @@ void ms_panels_force_width(int bits) { atomic_store(&forced_width, bits); }
 /* Rows [0, n) against one panel (pw, `cols` outputs), in tiles of at most 12 (AVX-512) or 6 (AVX2) rows of
  * nearly equal size (39 rows: 10, 10, 10, 9). */
 static void rows_against_panel(int width, const float *x, int n, int k, const void *pw, int wtype, const float *bias,
-                               int cols, float *y, int ldy) {
+                               int cols, float *y, int ldy, const char *next, size_t next_bytes) {
     int most = width == 512 ? 12 : 6;
     int tiles = (n + most - 1) / most;
     int r = 0;
+    const char *pf = next; /* the next panel (NULL: none), prefetched by the tiles after the first */
     for (int t = 0; t < tiles; t++) {
         int mr = (n - r + (tiles - t) - 1) / (tiles - t); /* the rest, spread evenly */
         const float *xr = x + (size_t)r * k;
         float *yr = y + (size_t)r * ldy;
+        const char *pf_end = next && t > 0 ? next + next_bytes : pf;
 #ifdef MS_X86
         if (width == 512) {
             switch (wtype) {
-            case MS_BF16: k512_bf16[mr](xr, k, k, pw, bias, cols, yr, ldy); break;
-            case MS_F16: k512_f16[mr](xr, k, k, pw, bias, cols, yr, ldy); break;
-            default: k512_f32[mr](xr, k, k, pw, bias, cols, yr, ldy); break;
+            case MS_BF16: k512_bf16[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end); break;
+            case MS_F16: k512_f16[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end); break;
+            default: k512_f32[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end); break;
             }
         } else if (width == 256) {
             size_t half = 16 * elem_size(wtype);
@@ -440,7 +445,9 @@ void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, c
             }
             pack_panel(m, p, pw);
         }
-        rows_against_panel(width, x, n, m->k, pw, m->wtype, bias ? bias + o : NULL, cols, y + o, ldy);
+        /* the next panel of this piece, when it is packed already (not while this pass writes it) */
+        const char *next = packed && !packing && o + NR < o_end ? (const char *)pw + pb : NULL;
+        rows_against_panel(width, x, n, m->k, pw, m->wtype, bias ? bias + o : NULL, cols, y + o, ldy, next, pb);
     }
 }
 
