@@ -102,7 +102,7 @@ final class CLITests: XCTestCase {
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         func number(_ value: Any?) -> Double? { (value as? NSNumber)?.doubleValue }
         // Numbers in the text itself, not true/false or strings (which Foundation on Linux may also bridge).
-        for key in ["fma_peak_gflops", "fma_width_bits", "products_gflops", "products_peak_fraction"] {
+        for key in ["fma_peak_gflops", "fma_width_bits", "products_gflops", "products_peak_fraction", "second_answer_ms"] {
             XCTAssertNotNil(result.stdout.range(of: "\"\(key)\": [0-9]", options: .regularExpression), "\(key) in \(result.stdout)")
         }
         let peak = try XCTUnwrap(number(object["fma_peak_gflops"]), result.stdout)
