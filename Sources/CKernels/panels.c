@@ -24,6 +24,9 @@
  * compare the kernels with that chain (Swift's addingProduct) bit for bit. */
 
 #define KB MS_PANEL_K_BLOCK
+#ifndef AHEAD
+#define AHEAD 1536
+#endif
 enum { NR = 32 };
 
 struct ms_matrix {
@@ -178,7 +181,8 @@ static void pack_panel(const ms_matrix *m, int p, void *dst) {
     } while (0)
 #define KERNEL512(MR, T, WT)                                                                         \
     AVX512 static void k512_##T##_##MR(const float *x, int ldx, int k, const WT *pw, const float *bias, \
-                                        int cols, float *y, int ldy, const char **pf, const char *pf_end) { \
+                                        int cols, float *y, int ldy, const char **pf, const char *pf_end, \
+                                        int ahead) {                                                  \
         __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);                           \
         __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);   \
         __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();                     \
@@ -192,6 +196,10 @@ static void pack_panel(const ms_matrix *m, int p, void *dst) {
             for (int i = i0; i < i1; i++, q += NR) {                                                 \
                 __m512 w0, w1;                                                                       \
                 PREFETCH_NEXT(pf, pf_end);                                                           \
+                if (ahead) {                                                                         \
+                    _mm_prefetch((const char *)q + ahead, _MM_HINT_T0);                              \
+                    _mm_prefetch((const char *)q + ahead + 64, _MM_HINT_T0);                         \
+                }                                                                                    \
                 LOAD512_##T(q, w0, w1);                                                              \
                 _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                              \
                     __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + i]);                              \
@@ -265,7 +273,7 @@ static void pack_panel(const ms_matrix *m, int p, void *dst) {
     KERNEL256(4, T, WT) KERNEL256(5, T, WT) KERNEL256(6, T, WT)                                      \
     typedef void (*kfn_##T)(const float *, int, int, const WT *, const float *, int, float *, int);  \
     typedef void (*kfn512_##T)(const float *, int, int, const WT *, const float *, int, float *, int, \
-                               const char **, const char *);                                         \
+                               const char **, const char *, int);                                    \
     static const kfn512_##T k512_##T[13] = {NULL, k512_##T##_1, k512_##T##_2, k512_##T##_3, k512_##T##_4, \
         k512_##T##_5, k512_##T##_6, k512_##T##_7, k512_##T##_8, k512_##T##_9, k512_##T##_10,          \
         k512_##T##_11, k512_##T##_12};                                                               \
@@ -345,12 +353,15 @@ static void rows_against_panel(int width, const float *x, int n, int k, const vo
         const float *xr = x + (size_t)r * k;
         float *yr = y + (size_t)r * ldy;
         const char *pf_end = next && t > 0 ? next + next_bytes : pf;
+        /* the first tile streams its panel from memory: it prefetches its own lines AHEAD bytes ahead (into the
+         * next panel at its end, which follows in the packed copy) */
+        int ahead = next && t == 0 ? AHEAD : 0;
 #ifdef MS_X86
         if (width == 512) {
             switch (wtype) {
-            case MS_BF16: k512_bf16[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end); break;
-            case MS_F16: k512_f16[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end); break;
-            default: k512_f32[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end); break;
+            case MS_BF16: k512_bf16[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end, ahead); break;
+            case MS_F16: k512_f16[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end, ahead); break;
+            default: k512_f32[mr](xr, k, k, pw, bias, cols, yr, ldy, &pf, pf_end, ahead); break;
             }
         } else if (width == 256) {
             size_t half = 16 * elem_size(wtype);
