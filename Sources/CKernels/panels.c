@@ -412,19 +412,22 @@ int ms_matrix_begin_packing(ms_matrix *m) {
     return 1;
 }
 
+/* Gives back the whole pages of source rows [r_begin, r_end) (madvise MADV_DONTNEED). The row-major pages are no
+ * longer read by this matrix's products; a pass that started before the packed panels were published and still
+ * reads them, or a row lookup (the word embeddings), faults them in again from the file. */
+static void release_rows(const ms_matrix *m, int r_begin, int r_end) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    size_t row = (size_t)m->k * elem_size(m->wtype);
+    uintptr_t begin = (uintptr_t)m->src + (size_t)r_begin * row, end = (uintptr_t)m->src + (size_t)r_end * row;
+    uintptr_t first = (begin + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t last = end / (uintptr_t)page * (uintptr_t)page;
+    if (last > first) madvise((void *)first, last - first, MADV_DONTNEED);
+}
+
 void ms_matrix_finish_packing(ms_matrix *m) {
     atomic_store_explicit(&m->state, 2, memory_order_release);
-    if (m->release_source) {
-        /* The row-major pages are no longer read by this matrix's products; a pass that started before the
-         * packed panels were published and still reads them faults them in again from the file. */
-        long page = sysconf(_SC_PAGESIZE);
-        if (page > 0) {
-            uintptr_t begin = (uintptr_t)m->src, end = begin + (size_t)m->out * m->k * elem_size(m->wtype);
-            uintptr_t first = (begin + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
-            uintptr_t last = end / (uintptr_t)page * (uintptr_t)page;
-            if (last > first) madvise((void *)first, last - first, MADV_DONTNEED);
-        }
-    }
+    if (m->release_source) release_rows(m, 0, m->out); /* with the page edges between panels */
 }
 
 void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, const float *bias,
@@ -438,7 +441,11 @@ void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, c
         void *pw;
         if (packed) {
             pw = (char *)m->packed + (size_t)p * pb;
-            if (packing) pack_panel(m, p, pw);
+            if (packing) {
+                pack_panel(m, p, pw);
+                /* as it goes, so that the source and the copy are never both resident (a 206 MB decoder) */
+                if (m->release_source) release_rows(m, o, o + cols);
+            }
         } else {
             pw = scratch_for(pb);
             if (!pw) { /* no memory for a panel: the chain, one output at a time, straight from the rows */
@@ -469,4 +476,9 @@ int ms_matrix_pack_now(ms_matrix *m) {
     for (int p = 0; p < panel_count(m->out); p++) pack_panel(m, p, (char *)m->packed + (size_t)p * pb);
     ms_matrix_finish_packing(m);
     return 0;
+}
+
+void ms_matrix_widen_row(const ms_matrix *m, int r, float *out) {
+    const char *panel = (const char *)m->packed + (size_t)(r / NR) * panel_bytes(m->k, m->wtype);
+    for (int i = 0; i < m->k; i++) out[i] = widen(panel, m->wtype, (size_t)i * NR + r % NR);
 }

@@ -14,11 +14,11 @@ struct LinearWeight: @unchecked Sendable {
     enum Storage: String { case f32 = "F32", bf16 = "BF16", f16 = "F16" }
     let name: String
     let shape: [Int]
-    /// The row-major values. Not to be read when `panels?.sourceFreed` (a 16-bit copy packed at load).
+    /// The row-major values. Not to be read when `panels?.sourceFreed` (a copy packed at load and freed): `widenRow`
+    /// then reads the panels.
     let raw: UnsafeRawPointer
     let storage: Storage
-    /// The encoder's matrices are multiplied through panels (CKernels panels.c); the word embeddings, which are
-    /// also read row by row, keep the row kernels.
+    /// Multiplied through panels (CKernels panels.c) when set (every matrix, where the kernels run).
     let panels: PanelMatrix?
 
     init(name: String, shape: [Int], raw: UnsafeRawPointer, storage: Storage, panels: PanelMatrix? = nil) {
@@ -42,7 +42,10 @@ struct LinearWeight: @unchecked Sendable {
 
     /// Row `r` (of `width` values) as float32: copied, or widened exactly from 16 bits.
     func widenRow(_ r: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
-        precondition(panels?.sourceFreed != true, "\(name) is kept only as panels")
+        if let panels, panels.sourceFreed {
+            ms_matrix_widen_row(panels.pointer, Int32(r), out)
+            return
+        }
         switch storage {
         case .f32:
             out.update(from: raw.assumingMemoryBound(to: Float.self) + r * width, count: width)
@@ -289,9 +292,25 @@ final class RobertaWeights: @unchecked Sendable {
 
         /// An encoder weight matrix: a 16-bit one stays 16-bit when `precision` and `sixteenBit` allow; with
         /// `precision` bf16/f16 (and the kernels) one of another dtype is rounded to that format once, here.
-        /// `panels`: an encoder matrix, multiplied through panels when the kernels run (not the word embeddings).
-        func matrix(_ name: String, _ shape: [Int], panels wantsPanels: Bool = true) throws -> LinearWeight {
-            let panels = wantsPanels && sixteenBit
+        /// A copy made at load, multiplied through panels: packed now, and the row-major copy freed (the
+        /// embedding lookup reads rows from the panels), so that only one copy is kept. Without memory for the
+        /// panels the copy stays, read by the row kernels.
+        func packedCopy(_ weight: LinearWeight, buffer: UnsafeMutableRawPointer) -> LinearWeight {
+            let packed = weight.withPanels(releaseSource: false)
+            guard let matrix = packed.panels, matrix.packNow() else { return weight }
+            if let index = owned.lastIndex(of: buffer) { owned.remove(at: index) }
+            buffer.deallocate()
+            matrix.markSourceFreed()
+            return packed
+        }
+
+        /// An encoder weight matrix: a 16-bit one stays 16-bit when `precision` and `sixteenBit` allow; with
+        /// `precision` bf16/f16 (and the kernels) one of another dtype is rounded to that format once, here.
+        /// With the kernels (`sixteenBit`) every matrix is multiplied through panels, the word embeddings (the tied
+        /// decoder) too, so that a product gives the same bits whatever the checkpoint's layout: one read in place
+        /// from the map is packed by the second forward pass, a copy is packed now.
+        func matrix(_ name: String, _ shape: [Int]) throws -> LinearWeight {
+            let panels = sixteenBit
             let (record, dtype) = try record(name, shape)
             let keep: LinearWeight.Storage? = switch (dtype, precision) {
             case (.bf16, .auto) where sixteenBit, (.bf16, .bf16) where sixteenBit: .bf16
@@ -304,8 +323,10 @@ final class RobertaWeights: @unchecked Sendable {
             guard let keep else {
                 matrixDTypes.insert("F32")
                 let weight = LinearWeight(try tensor(name, shape))
-                // In place in the map: its pages are dropped once packed; a converted copy is kept.
-                return panels ? weight.withPanels(releaseSource: UnsafeRawPointer(record.bytes.baseAddress) == weight.raw) : weight
+                guard panels else { return weight }
+                // In place in the map: packed by the second pass, which drops the map's pages as it goes.
+                if UnsafeRawPointer(record.bytes.baseAddress) == weight.raw { return weight.withPanels(releaseSource: true) }
+                return packedCopy(weight, buffer: UnsafeMutableRawPointer(mutating: weight.raw))
             }
             matrixDTypes.insert(keep.rawValue)
             let count = record.elementCount
@@ -321,13 +342,13 @@ final class RobertaWeights: @unchecked Sendable {
             copiedBytes += count * 2
             if let start = raw.baseAddress { memcpy(buffer, start, count * 2) }
             let weight = LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: keep)
-            return panels ? weight.withPanels(releaseSource: false) : weight
+            return panels ? packedCopy(weight, buffer: buffer) : weight
         }
 
         let h = config.hiddenSize, v = config.vocabSize, inner = config.intermediateSize
         let e = "roberta.embeddings."
         do {
-            wordEmbeddings = try matrix(e + "word_embeddings.weight", [v, h], panels: false)
+            wordEmbeddings = try matrix(e + "word_embeddings.weight", [v, h])
             positionEmbeddings = try tensor(e + "position_embeddings.weight", [config.maxPositionEmbeddings, h])
             tokenTypeEmbeddings = try tensor(e + "token_type_embeddings.weight", [config.typeVocabSize, h])
             embeddingNormWeight = try tensor(e + "LayerNorm.weight", [h])
@@ -365,7 +386,7 @@ final class RobertaWeights: @unchecked Sendable {
             if config.tieWordEmbeddings {
                 decoder = wordEmbeddings
             } else {
-                decoder = try matrix("lm_head.decoder.weight", [v, h], panels: false)
+                decoder = try matrix("lm_head.decoder.weight", [v, h])
             }
             decoderBias = try tensor(table[bias[0]] != nil ? bias[0] : bias[1], [v])
             // Tied twins stored in the file are replaced by their source, as transformers does: not "ignored".

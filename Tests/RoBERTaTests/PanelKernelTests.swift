@@ -143,7 +143,7 @@ final class PanelKernelTests: XCTestCase {
         let matrices = model.weights.layers.flatMap { [$0.query, $0.key, $0.value, $0.attentionOutput, $0.intermediate, $0.output] }
         XCTAssertTrue(matrices.allSatisfy { $0.panels != nil })
         XCTAssertNotNil(model.weights.lmDense.panels)
-        XCTAssertNil(model.weights.wordEmbeddings.panels, "the embeddings are read by rows")
+        let embeddings = try XCTUnwrap(model.weights.wordEmbeddings.panels, "in place in the map: the tied decoder gets panels")
         let ids = try model.inputIDs(for: "The quick brown fox jumps over the <mask> dog.")
         let first = try model.encode(ids: ids).lastHiddenState
         XCTAssertFalse(matrices.contains { $0.panels!.isPacked }, "the first pass does not pack")
@@ -155,6 +155,8 @@ final class PanelKernelTests: XCTestCase {
         let mask = try XCTUnwrap(ids.firstIndex(of: model.tokenizer.maskID))
         let logits = try model.logits(model.encode(ids: ids), at: [mask])
         XCTAssertTrue(model.weights.lmDense.panels!.isPacked, "the LM head's dense packs on its first product after the first pass")
+        XCTAssertTrue(embeddings.isPacked)
+        // The embedding rows are read again from the map, whose pages the packed decoder released: same answer.
         XCTAssertEqual(try model.logits(model.encode(ids: ids), at: [mask]), logits)
     }
 
@@ -170,6 +172,16 @@ final class PanelKernelTests: XCTestCase {
                 XCTAssertEqual(panels.packedBytes, (m.shape[0] + 31) / 32 * 32 * m.shape[1] * 2)
             }
         }
+        // The rounded word embeddings too: the embedding lookup reads its rows from the panels.
+        let embeddings = try XCTUnwrap(model.weights.wordEmbeddings.panels)
+        XCTAssertTrue(embeddings.isPacked && embeddings.sourceFreed)
+        let h = model.config.hiddenSize
+        var row = [Float](repeating: .nan, count: h)
+        model.weights.wordEmbeddings.widenRow(5, width: h, into: &row)
+        let source = try RobertaModel.load(directory: Fixtures.model("tiny"), threads: 1)
+        var exact = [Float](repeating: .nan, count: h)
+        source.weights.wordEmbeddings.widenRow(5, width: h, into: &exact)
+        XCTAssertEqual(row, exact.map { Float(bitPattern: UInt32(floatToBFloat16($0)) << 16) })
         XCTAssertGreaterThan(try model.fillMask("Paris is the <mask> of France.").masks[0].candidates.count, 0)
     }
 }

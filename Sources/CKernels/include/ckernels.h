@@ -91,6 +91,8 @@ void ms_matrix_finish_packing(ms_matrix *m);
 /* Packs the whole matrix now, on this thread; 0 when it is packed (now or before), -1 when memory ran out. Once
  * packed, the source is never read again: the caller may free it (a copy made at load). */
 int ms_matrix_pack_now(ms_matrix *m);
+/* Row r of a packed matrix, widened to float32 into out (k values). */
+void ms_matrix_widen_row(const ms_matrix *m, int r, float *out);
 /* Outputs [o_begin, o_end) of x [n, k] times m (o_begin a multiple of 32); packing: this call writes its panels
  * into the packed copy (between begin and finish). */
 void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, const float *bias,
