@@ -42,7 +42,10 @@ struct LinearWeight: @unchecked Sendable {
 
     /// Row `r` (of `width` values) as float32: copied, or widened exactly from 16 bits.
     func widenRow(_ r: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
-        if let panels, panels.sourceFreed {
+        // Once packed, from the panels (the same values): a row read from the map would fault its pages in again
+        // (whole 2 MB folios on this machine's page cache: +23 MB of distilroberta-base's embeddings for one
+        // sentence), next to the packed copy.
+        if let panels, panels.sourceFreed || panels.isPacked {
             ms_matrix_widen_row(panels.pointer, Int32(r), out)
             return
         }
