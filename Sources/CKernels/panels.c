@@ -24,6 +24,9 @@
  * compare the kernels with that chain (Swift's addingProduct) bit for bit. */
 
 #define KB MS_PANEL_K_BLOCK
+#ifndef RELEASE_PANELS
+#define RELEASE_PANELS 32
+#endif
 #ifndef AHEAD
 #define AHEAD 1536
 #endif
@@ -443,8 +446,10 @@ void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, c
             pw = (char *)m->packed + (size_t)p * pb;
             if (packing) {
                 pack_panel(m, p, pw);
-                /* as it goes, so that the source and the copy are never both resident (a 206 MB decoder) */
-                if (m->release_source) release_rows(m, o, o + cols);
+                /* as it goes, so that the source and the copy are never both resident (a 206 MB decoder); every
+                 * RELEASE_PANELS panels, since each madvise interrupts the other threads to flush their TLBs */
+                if (m->release_source && (p % RELEASE_PANELS == RELEASE_PANELS - 1 || o + NR >= o_end))
+                    release_rows(m, (p - p % RELEASE_PANELS) * NR > o_begin ? (p - p % RELEASE_PANELS) * NR : o_begin, o + cols);
             }
         } else {
             pw = scratch_for(pb);
@@ -470,10 +475,16 @@ void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, c
     }
 }
 
+int ms_matrix_panel_count(const ms_matrix *m) { return panel_count(m->out); }
+
+void ms_matrix_pack_panels(ms_matrix *m, int first, int end) {
+    size_t pb = panel_bytes(m->k, m->wtype);
+    for (int p = first; p < end && p < panel_count(m->out); p++) pack_panel(m, p, (char *)m->packed + (size_t)p * pb);
+}
+
 int ms_matrix_pack_now(ms_matrix *m) {
     if (!ms_matrix_begin_packing(m)) return ms_matrix_is_packed(m) ? 0 : -1;
-    size_t pb = panel_bytes(m->k, m->wtype);
-    for (int p = 0; p < panel_count(m->out); p++) pack_panel(m, p, (char *)m->packed + (size_t)p * pb);
+    ms_matrix_pack_panels(m, 0, panel_count(m->out));
     ms_matrix_finish_packing(m);
     return 0;
 }

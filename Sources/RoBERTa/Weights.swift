@@ -85,8 +85,18 @@ final class PanelMatrix: @unchecked Sendable {
         pointer = m
     }
 
-    /// Packs now; true when packed (the source is then never read again).
-    func packNow() -> Bool { ms_matrix_pack_now(pointer) == 0 }
+    /// Packs now, on `threads` threads; true when packed (the source is then never read again).
+    func packNow(threads: Int = 1) -> Bool {
+        guard threads > 1 else { return ms_matrix_pack_now(pointer) == 0 }
+        guard ms_matrix_begin_packing(pointer) != 0 else { return isPacked }
+        let panels = Int(ms_matrix_panel_count(pointer))
+        let share = (panels + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            ms_matrix_pack_panels(self.pointer, Int32(min(t * share, panels)), Int32(min((t + 1) * share, panels)))
+        }
+        ms_matrix_finish_packing(pointer)
+        return true
+    }
 
     /// Records that the source copy was freed after `packNow`.
     func markSourceFreed() { sourceFreed = true }
@@ -282,7 +292,7 @@ final class RobertaWeights: @unchecked Sendable {
             guard panels else { return weight }
             // Packed now, from the scratch copy: only the panels are kept.
             let packed = weight.withPanels(releaseSource: false)
-            if let matrix = packed.panels, matrix.packNow() {
+            if let matrix = packed.panels, matrix.packNow(threads: threads) {
                 matrix.markSourceFreed()
                 return packed
             }
@@ -300,7 +310,7 @@ final class RobertaWeights: @unchecked Sendable {
         /// panels the copy stays, read by the row kernels.
         func packedCopy(_ weight: LinearWeight, buffer: UnsafeMutableRawPointer) -> LinearWeight {
             let packed = weight.withPanels(releaseSource: false)
-            guard let matrix = packed.panels, matrix.packNow() else { return weight }
+            guard let matrix = packed.panels, matrix.packNow(threads: threads) else { return weight }
             if let index = owned.lastIndex(of: buffer) { owned.remove(at: index) }
             buffer.deallocate()
             matrix.markSourceFreed()

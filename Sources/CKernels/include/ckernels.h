@@ -91,6 +91,10 @@ void ms_matrix_finish_packing(ms_matrix *m);
 /* Packs the whole matrix now, on this thread; 0 when it is packed (now or before), -1 when memory ran out. Once
  * packed, the source is never read again: the caller may free it (a copy made at load). */
 int ms_matrix_pack_now(ms_matrix *m);
+/* ms_matrix_pack_now in pieces for several threads: after ms_matrix_begin_packing returned 1, panels [first, end)
+ * of ms_matrix_panel_count (any split), then ms_matrix_finish_packing once. */
+int ms_matrix_panel_count(const ms_matrix *m);
+void ms_matrix_pack_panels(ms_matrix *m, int first, int end);
 /* Row r of a packed matrix, widened to float32 into out (k values). */
 void ms_matrix_widen_row(const ms_matrix *m, int r, float *out);
 /* Outputs [o_begin, o_end) of x [n, k] times m (o_begin a multiple of 32); packing: this call writes its panels
