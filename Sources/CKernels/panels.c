@@ -389,6 +389,12 @@ static void rows_against_panel(int width, const float *x, int n, int k, const vo
 static _Thread_local void *scratch;
 static _Thread_local size_t scratch_size;
 
+void ms_panels_thread_exit(void) {
+    free(scratch);
+    scratch = NULL;
+    scratch_size = 0;
+}
+
 static void *scratch_for(size_t bytes) {
     if (scratch_size < bytes) {
         free(scratch);

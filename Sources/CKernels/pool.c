@@ -66,7 +66,10 @@ static void *worker_main(void *raw) {
                 pthread_cond_wait(&p->wake, &p->lock);
             pthread_mutex_unlock(&p->lock);
         }
-        if (atomic_load(&p->quit)) return NULL;
+        if (atomic_load(&p->quit)) {
+            ms_panels_thread_exit(); /* this worker's panel buffer */
+            return NULL;
+        }
         seen = g;
         take_pieces(p);
         atomic_fetch_add_explicit(&p->done, 1, memory_order_release);

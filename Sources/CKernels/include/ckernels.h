@@ -104,6 +104,8 @@ void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, c
 /* The vector width of the panel kernels: 512, 256, or 0 (scalar); ms_panels_force_width(bits) caps it (tests),
  * -1 lifts the cap. */
 int ms_panels_width(void);
+/* Frees the calling thread's panel buffer (a pool worker calls it as it exits). */
+void ms_panels_thread_exit(void);
 void ms_panels_force_width(int bits);
 /* ms_matrix_product over all outputs on the pool's threads; pack = 1 packs the matrix in this pass if nobody has. */
 void ms_pool_matrix(ms_pool *pool, ms_matrix *m, int pack, const float *x, int n, const float *bias, float *y, int ldy);
