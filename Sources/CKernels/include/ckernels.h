@@ -3,9 +3,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Hand-written AVX2/FMA kernels for the shapes RoBERTa inference has: a few rows (tokens) times a large
- * weight matrix. OpenBLAS packs the whole weight matrix on every call, which wastes most of the memory
- * bandwidth when there are only 1-40 rows; these kernels stream each weight row once.
+/* Hand-written AVX2/FMA (and, where the CPU has it, AVX-512) kernels for the shapes RoBERTa inference has: a few
+ * rows (tokens) times a large weight matrix. OpenBLAS packs the whole weight matrix on every call, which wastes
+ * most of the memory bandwidth when there are only 1-40 rows. The engine's products run on packed panels (the end
+ * of this header, panels.c), packed once per matrix; ms_linear / ms_linear_nt stream a row-major matrix in place.
  * Every function checks nothing: callers pass valid pointers and sizes. */
 
 /* 1 when this CPU runs the AVX2+FMA(+F16C) kernels; callers fall back to cblas otherwise. */
