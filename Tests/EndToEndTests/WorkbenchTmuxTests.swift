@@ -15,8 +15,12 @@ final class WorkbenchTmuxTests: TmuxTestCase {
         try tmux(["send-keys", "-t", session, "-l", "Today is a "])
         try tmux(["send-keys", "-t", session, "C-o"])
         try tmux(["send-keys", "-t", session, "-l", " day!"])
+        // The tokens pane follows each key at once; the status line names the token count of the run whose answer
+        // is shown, so wait for the run of the whole sentence (a run for "Today is a <mask>", 6 tokens, may still be
+        // on screen for a moment).
         let typed = try waitFor("candidates for the typed sentence") {
             $0.contains("› Today is a <mask> day!") && $0.contains("mask 1 · token 4") && $0.contains("␣day")
+                && $0.contains("tiny · 8 tokens") && !$0.contains("running…")
         }
         XCTAssertTrue(typed.contains("tiny · 8 tokens"), typed)
 
