@@ -305,14 +305,16 @@ static float widen(const void *pw, int wtype, size_t index) {
     return v.f;
 }
 
-static void panel_scalar(const float *x, int ldx, int rows, int k, const void *pw, int wtype, const float *bias,
-                         int cols, float *y, int ldy) {
+/* Weight (output j, step i) at w[j * col_stride + i * step_stride]: a panel (1, NR) or the rows as stored (k, 1). */
+static void chain_scalar(const float *x, int ldx, int rows, int k, const void *w, int wtype, size_t col_stride,
+                         size_t step_stride, const float *bias, int cols, float *y, int ldy) {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) {
             float sum = bias ? bias[j] : 0.0f;
             for (int i0 = 0; i0 < k; i0 += KB) {
                 float acc = 0.0f;
-                for (int i = i0; i < k && i < i0 + KB; i++) acc = fmaf(widen(pw, wtype, (size_t)i * NR + j), x[(size_t)r * ldx + i], acc);
+                for (int i = i0; i < k && i < i0 + KB; i++)
+                    acc = fmaf(widen(w, wtype, (size_t)j * col_stride + (size_t)i * step_stride), x[(size_t)r * ldx + i], acc);
                 sum += acc;
             }
             y[(size_t)r * ldy + j] = sum;
@@ -380,7 +382,7 @@ static void rows_against_panel(int width, const float *x, int n, int k, const vo
             }
         } else
 #endif
-            panel_scalar(xr, k, mr, k, pw, wtype, bias, cols, yr, ldy);
+            chain_scalar(xr, k, mr, k, pw, wtype, 1, NR, bias, cols, yr, ldy);
         r += mr;
     }
 }
@@ -460,17 +462,8 @@ void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, c
         } else {
             pw = scratch_for(pb);
             if (!pw) { /* no memory for a panel: the chain, one output at a time, straight from the rows */
-                for (int r = 0; r < n; r++)
-                    for (int j = 0; j < cols; j++) {
-                        float sum = bias ? bias[o + j] : 0.0f;
-                        for (int i0 = 0; i0 < m->k; i0 += KB) {
-                            float acc = 0.0f;
-                            for (int i = i0; i < m->k && i < i0 + KB; i++)
-                                acc = fmaf(widen(m->src, m->wtype, (size_t)(o + j) * m->k + i), x[(size_t)r * m->k + i], acc);
-                            sum += acc;
-                        }
-                        y[(size_t)r * ldy + o + j] = sum;
-                    }
+                const char *rows = (const char *)m->src + (size_t)o * m->k * elem_size(m->wtype);
+                chain_scalar(x, m->k, n, m->k, rows, m->wtype, (size_t)m->k, 1, bias ? bias + o : NULL, cols, y + o, ldy);
                 continue;
             }
             pack_panel(m, p, pw);

@@ -17,15 +17,8 @@
 #define MS_PEAK_X86 1
 #endif
 
-int ms_fma_width_bits(void) {
-#ifdef MS_PEAK_X86
-    __builtin_cpu_init();
-    /* __builtin_cpu_supports also checks that the OS saves the wider registers (XGETBV). */
-    if (__builtin_cpu_supports("avx512f")) return 512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 256;
-#endif
-    return 0;
-}
+/* The vectors the weight products run on (panels.c decides, once): the peak that bounds them. */
+int ms_fma_width_bits(void) { return ms_panels_width(); }
 
 #ifdef MS_PEAK_X86
 

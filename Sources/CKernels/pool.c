@@ -153,22 +153,29 @@ typedef struct {
     _Atomic int cursor;                        /* the first weight row nobody has taken yet */
 } linear_job;
 
-/* Guided: each take is a share of what is left (half of it over the threads), never less than `least`
- * rows, so the pieces shrink towards the end and the threads finish within a small piece of each other. */
+/* Guided: each take is a share of what is left (half of it over the threads), rounded up to a multiple of `unit`
+ * and never less than `least`, so the pieces shrink towards the end and the threads finish within a small piece of
+ * each other. Returns 0 when nothing is left, else the piece [*begin, *end) of [0, total). */
+static int take_guided(_Atomic int *cursor, int total, int threads, int unit, int least, int *begin, int *end) {
+    int b = atomic_load_explicit(cursor, memory_order_relaxed), e;
+    do {
+        if (b >= total) return 0;
+        int take = (total - b) / (2 * threads);
+        take = (take + unit - 1) / unit * unit;
+        if (take < least) take = least;
+        e = b + take < total ? b + take : total;
+    } while (!atomic_compare_exchange_weak_explicit(cursor, &b, e, memory_order_relaxed, memory_order_relaxed));
+    *begin = b;
+    *end = e;
+    return 1;
+}
+
 static void linear_piece(const void *raw, int piece) {
     linear_job *j = (linear_job *)raw;
     (void)piece;
-    for (;;) {
-        int begin = atomic_load_explicit(&j->cursor, memory_order_relaxed), end;
-        do {
-            if (begin >= j->out) return;
-            int take = (j->out - begin) / (2 * j->threads);
-            take = (take + 3) / 4 * 4;
-            if (take < j->least) take = j->least;
-            end = begin + take < j->out ? begin + take : j->out;
-        } while (!atomic_compare_exchange_weak_explicit(&j->cursor, &begin, end, memory_order_relaxed, memory_order_relaxed));
+    int begin, end;
+    while (take_guided(&j->cursor, j->out, j->threads, 4, j->least, &begin, &end))
         ms_linear(j->x, j->n, j->k, j->w, j->wtype, j->bias, begin, end, j->y, j->ldy);
-    }
 }
 
 void ms_pool_linear(ms_pool *p, const float *x, int n, int k, const void *w, int wtype, const float *bias,
@@ -231,18 +238,10 @@ typedef struct {
 static void matrix_piece(const void *raw, int piece) {
     matrix_job *j = (matrix_job *)raw;
     (void)piece;
-    int panels = (j->out + 31) / 32;
-    for (;;) {
-        int begin = atomic_load_explicit(&j->cursor, memory_order_relaxed), end;
-        do {
-            if (begin >= panels) return;
-            int take = (panels - begin) / (2 * j->threads);
-            if (take < 1) take = 1;
-            end = begin + take < panels ? begin + take : panels;
-        } while (!atomic_compare_exchange_weak_explicit(&j->cursor, &begin, end, memory_order_relaxed, memory_order_relaxed));
-        int o_end = end * 32 < j->out ? end * 32 : j->out;
-        ms_matrix_product(j->m, j->packing, j->x, j->n, j->bias, begin * 32, o_end, j->y, j->ldy);
-    }
+    int begin, end;
+    while (take_guided(&j->cursor, (j->out + 31) / 32, j->threads, 1, 1, &begin, &end))
+        ms_matrix_product(j->m, j->packing, j->x, j->n, j->bias, begin * 32, end * 32 < j->out ? end * 32 : j->out,
+                          j->y, j->ldy);
 }
 
 void ms_pool_matrix(ms_pool *p, ms_matrix *m, int pack, const float *x, int n, const float *bias, float *y, int ldy) {

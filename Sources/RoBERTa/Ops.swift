@@ -14,11 +14,11 @@ struct Compute: Sendable {
     /// answer never waits for packing.
     let packing: PackingGate
 
-    init(threads: Int, useKernels: Bool, packAfterPasses: Int = 1) {
+    init(threads: Int, useKernels: Bool) {
         self.threads = max(1, threads)
         self.useKernels = useKernels
         pool = useKernels && threads > 1 ? WorkerPool(threads: threads) : nil
-        packing = PackingGate(after: packAfterPasses)
+        packing = PackingGate()
     }
 
     /// Whether this CPU runs the AVX2/FMA kernels.
@@ -34,24 +34,21 @@ struct Compute: Sendable {
     }
 }
 
-/// Counts finished forward passes; packing is allowed once `after` of them have finished.
+/// Opens once a forward pass has finished: from then on a product may pack its matrix.
 final class PackingGate: @unchecked Sendable {
     private let lock = NSLock()
-    private let after: Int
-    private var finished = 0
-
-    init(after: Int) { self.after = after }
+    private var open = false
 
     func passFinished() {
         lock.lock()
-        finished += 1
+        open = true
         lock.unlock()
     }
 
     var allowed: Bool {
         lock.lock()
         defer { lock.unlock() }
-        return finished >= after
+        return open
     }
 }
 
@@ -122,12 +119,7 @@ func linear(_ x: UnsafePointer<Float>, rows n: Int, inFeatures: Int,
     }
     if compute.useKernels {
         // The threads take blocks of weight rows in turn; each block's rows are streamed once.
-        let type: Int32 = switch weight.storage {
-        case .f32: Int32(MS_F32)
-        case .bf16: Int32(MS_BF16)
-        case .f16: Int32(MS_F16)
-        }
-        ms_pool_linear(compute.pool?.pointer, x, Int32(n), Int32(inFeatures), weight.raw, type, bias.pointer,
+        ms_pool_linear(compute.pool?.pointer, x, Int32(n), Int32(inFeatures), weight.raw, weight.storage.kernelType, bias.pointer,
                        Int32(outFeatures), y, Int32(outFeatures))
         return
     }

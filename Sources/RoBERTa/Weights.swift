@@ -11,7 +11,18 @@ struct FloatTensor: @unchecked Sendable {
 /// An nn.Linear weight [out, in] as the kernels read it: float32, or bfloat16/float16 bits that the kernels
 /// widen to float32 as they load them (exactly), so 16-bit weights stream half the bytes.
 struct LinearWeight: @unchecked Sendable {
-    enum Storage: String { case f32 = "F32", bf16 = "BF16", f16 = "F16" }
+    enum Storage: String {
+        case f32 = "F32", bf16 = "BF16", f16 = "F16"
+
+        /// CKernels' name for it (MS_F32, MS_BF16, MS_F16).
+        var kernelType: Int32 {
+            switch self {
+            case .f32: Int32(MS_F32)
+            case .bf16: Int32(MS_BF16)
+            case .f16: Int32(MS_F16)
+            }
+        }
+    }
     let name: String
     let shape: [Int]
     /// The row-major values. Not to be read when `panels?.sourceFreed` (a copy packed at load and freed): `widenRow`
@@ -76,12 +87,7 @@ final class PanelMatrix: @unchecked Sendable {
     init?(_ weight: LinearWeight, releaseSource: Bool) {
         guard weight.shape.count == 2, let out = Int32(exactly: weight.shape[0]), let k = Int32(exactly: weight.shape[1]),
               out > 0, k > 0 else { return nil }
-        let type: Int32 = switch weight.storage {
-        case .f32: Int32(MS_F32)
-        case .bf16: Int32(MS_BF16)
-        case .f16: Int32(MS_F16)
-        }
-        guard let m = ms_matrix_create(weight.raw, type, k, out, releaseSource ? 1 : 0) else { return nil }
+        guard let m = ms_matrix_create(weight.raw, weight.storage.kernelType, k, out, releaseSource ? 1 : 0) else { return nil }
         pointer = m
     }
 
@@ -248,25 +254,18 @@ final class RobertaWeights: @unchecked Sendable {
         /// widened exactly first), after which the map's pages of it are given back (`releasePages`).
         var roundingScratch: (pointer: UnsafeMutableRawPointer?, bytes: Int) = (nil, 0)
         defer { roundingScratch.pointer?.deallocate() }
-        func rounded(_ name: String, _ shape: [Int], record: TensorRecord, dtype: DType, to format: SixteenBit,
-                     panels: Bool) throws -> LinearWeight {
+        func rounded(_ name: String, _ shape: [Int], record: TensorRecord, dtype: DType, to format: SixteenBit) throws -> LinearWeight {
             let count = record.elementCount
             let raw = record.bytes
             let bytes = max(count, 1) * 2
-            // A matrix packed into panels is rounded into one scratch buffer reused for every such matrix (and
-            // freed after the load): allocating and freeing a buffer per matrix left ~0.4 GB of freed heap in the
-            // resident set of the roberta-large shape.
-            let buffer: UnsafeMutableRawPointer
-            if panels {
-                if roundingScratch.bytes < bytes {
-                    roundingScratch.pointer?.deallocate()
-                    roundingScratch = (UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64), bytes)
-                }
-                buffer = roundingScratch.pointer!
-            } else {
-                buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-                owned.append(buffer)
+            // Rounded into one scratch buffer reused for every matrix (and freed after the load), then packed into
+            // panels (the kernels run: `sixteenBit`): allocating and freeing a buffer per matrix left ~0.4 GB of
+            // freed heap in the resident set of the roberta-large shape.
+            if roundingScratch.bytes < bytes {
+                roundingScratch.pointer?.deallocate()
+                roundingScratch = (UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64), bytes)
             }
+            let buffer = roundingScratch.pointer!
             let out = buffer.bindMemory(to: UInt16.self, capacity: max(count, 1))
             var overflow = 0
             if let start = raw.baseAddress {
@@ -289,7 +288,6 @@ final class RobertaWeights: @unchecked Sendable {
             roundedFrom.insert(dtype.rawValue)
             record.file.releasePages(begin: record.begin, end: record.end)
             let weight = LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: storage)
-            guard panels else { return weight }
             // Packed now, from the scratch copy: only the panels are kept.
             let packed = weight.withPanels(releaseSource: false)
             if let matrix = packed.panels, matrix.packNow(threads: threads) {
@@ -331,7 +329,7 @@ final class RobertaWeights: @unchecked Sendable {
             default: nil
             }
             if keep == nil, sixteenBit, let format = precision.sixteenBit {
-                return try rounded(name, shape, record: record, dtype: dtype, to: format, panels: panels)
+                return try rounded(name, shape, record: record, dtype: dtype, to: format)
             }
             guard let keep else {
                 matrixDTypes.insert("F32")

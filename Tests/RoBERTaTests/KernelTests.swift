@@ -4,6 +4,15 @@ import CKernels
 import TestSupport
 @testable import RoBERTa
 
+/// Deterministic pseudo-random floats in [-1, 1).
+func kernelTestValues(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed
+    return (0..<count).map { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
+    }
+}
+
 /// y = x W^T + b in float64: the reference the float32 kernels are held to.
 func float64Linear(x: [Float], rows n: Int, inFeatures k: Int, w: [Float], outFeatures out: Int, bias b: [Float]) -> [Double] {
     var reference = [Double](repeating: 0, count: n * out)
@@ -19,14 +28,7 @@ func float64Linear(x: [Float], rows n: Int, inFeatures k: Int, w: [Float], outFe
 
 /// The AVX2/FMA few-row kernels agree with a plain float64 reference and with the OpenBLAS path.
 final class KernelTests: XCTestCase {
-    /// Deterministic pseudo-random floats in [-1, 1).
-    func values(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
-        }
-    }
+    func values(_ count: Int, seed: UInt64) -> [Float] { kernelTestValues(count, seed: seed) }
 
     func checkLinear(rows n: Int, inFeatures k: Int, outFeatures out: Int, compute: Compute) {
         let x = values(n * k, seed: 1), w = values(out * k, seed: 2), b = values(out, seed: 3)

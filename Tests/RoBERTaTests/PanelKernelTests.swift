@@ -12,14 +12,8 @@ final class PanelKernelTests: XCTestCase {
         super.tearDown()
     }
 
-    /// Deterministic pseudo-random floats in [-1, 1).
-    func values(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
-        }
-    }
+    /// The kernel tests' deterministic floats in [-1, 1) (KernelTests.swift).
+    func values(_ count: Int, seed: UInt64) -> [Float] { kernelTestValues(count, seed: seed) }
 
     /// The definition in ckernels.h, in Swift: addingProduct is one fused multiply-add.
     func chain(x: [Float], n: Int, k: Int, w: [Float], out: Int, bias: [Float]?) -> [Float] {

@@ -64,8 +64,8 @@ size_t ms_round_f16(const void *src, uint16_t *dst, size_t count);
 
 /* The float32 FMA peak (peak.c), to judge the weight products against: ms_fma_peak_gflops runs a register-only loop
  * of independent FMAs on as many threads as `pool` has (NULL: one), all at once for about `seconds`, and returns
- * the sum of their GFLOP/s (0 without AVX2+FMA). ms_fma_width_bits says which vectors it uses: 512 (AVX-512F),
- * 256 (AVX2+FMA) or 0. */
+ * the sum of their GFLOP/s (0 without AVX2+FMA). ms_fma_width_bits says which vectors it uses, those of the panel
+ * kernels (ms_panels_width): 512, 256 or 0. */
 double ms_fma_peak_gflops(ms_pool *pool, double seconds);
 int ms_fma_width_bits(void);
 
