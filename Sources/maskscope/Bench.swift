@@ -21,8 +21,10 @@ struct Bench: ParsableCommand {
             show. For each sentence's token count it also times the encoder's weight
             products alone (6 per layer, median of --runs) and shows their GFLOP/s as a
             share of this machine's float32 FMA peak, measured on the same threads by a
-            register-only FMA loop. Scripts/bench-compare runs this and transformers'
-            pipeline on the same checkpoint side by side.
+            register-only FMA loop. The first answer is timed from the start of the load;
+            the second on its own, since that pass packs the weight panels once.
+            Scripts/bench-compare runs this, ONNX Runtime and transformers' pipeline on
+            the same checkpoint side by side.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
