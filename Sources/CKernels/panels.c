@@ -39,6 +39,7 @@ struct ms_matrix {
     _Atomic int state;    /* 0 not packed, 1 a pass is packing it, 2 packed, 3 packing failed (no memory) */
     void *packed;         /* panels, valid once state == 2 (published with release) */
     size_t packed_bytes;
+    int owns_packed;      /* packed is this matrix's own map (munmapped by destroy) */
 };
 
 static inline size_t elem_size(int wtype) { return wtype == MS_F32 ? 4 : 2; }
@@ -54,8 +55,27 @@ ms_matrix *ms_matrix_create(const void *src, int wtype, int k, int out, int rele
 
 void ms_matrix_destroy(ms_matrix *m) {
     if (!m) return;
-    if (m->packed) munmap(m->packed, m->packed_bytes);
+    if (m->packed && m->owns_packed) munmap(m->packed, m->packed_bytes);
     free(m);
+}
+
+size_t ms_matrix_bytes(int wtype, int k, int out) {
+    if (k <= 0 || out <= 0 || (wtype != MS_F32 && wtype != MS_BF16 && wtype != MS_F16)) return 0;
+    size_t panels = (size_t)panel_count(out), per = panel_bytes(k, wtype);
+    if (per != 0 && panels > SIZE_MAX / per) return 0;
+    return panels * per;
+}
+
+const void *ms_matrix_panels(const ms_matrix *m) { return ms_matrix_is_packed(m) ? m->packed : NULL; }
+
+int ms_matrix_adopt(ms_matrix *m, const void *panels) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&m->state, &expected, 1)) return 0;
+    m->packed = (void *)panels;
+    m->packed_bytes = ms_matrix_bytes(m->wtype, m->k, m->out);
+    m->owns_packed = 0;
+    atomic_store_explicit(&m->state, 2, memory_order_release);
+    return 1;
 }
 
 int ms_matrix_is_packed(const ms_matrix *m) {
@@ -420,6 +440,7 @@ int ms_matrix_begin_packing(ms_matrix *m) {
      * was slower than the threads' own faults. */
     m->packed = p;
     m->packed_bytes = bytes;
+    m->owns_packed = 1;
     return 1;
 }
 

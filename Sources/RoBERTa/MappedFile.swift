@@ -19,6 +19,8 @@ final class MappedFile: @unchecked Sendable {
     let size: Int
     private let fd: Int32
     private let modified: timespec
+    /// Which file this is, for the panel cache's key: device, inode, size and modification time when mapped.
+    let identity: String
     /// The guard's slot for this map (-1: every slot was taken, the map is unguarded).
     private let guardSlot: Int32
 
@@ -47,6 +49,7 @@ final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(mapped)
         self.fd = fd
         modified = info.st_mtim
+        identity = "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
         guardSlot = ms_mapguard_register(mapped, size)
         keep = true
     }

@@ -18,6 +18,12 @@ public final class RobertaModel: @unchecked Sendable {
 
     /// Where the weights came from and how they reached float32.
     public var weightsSummary: WeightsSummary { weights.summary }
+    /// What became of the panel cache file: read at load, being written by the pass that packs, written, off, failed.
+    public var panelCacheState: PanelCacheState { weights.panelCacheState }
+
+    /// Waits until the panel cache file is written, when a thread writes it (after the pass that packed the last
+    /// matrix); a command that is about to exit calls it, or the file is lost with the process.
+    public func waitForPanelCache() { weights.panelCache?.waitUntilWritten() }
     /// Threads each weight product is split over.
     public var threads: Int { compute.threads }
     /// "avx512" or "avx2" (the widest vectors the hand-written kernels use here), "openblas" without them.
@@ -76,8 +82,10 @@ public final class RobertaModel: @unchecked Sendable {
     ///   - kernels: `.auto` (default; the environment variable MASKSCOPE_KERNELS=openblas forces OpenBLAS).
     ///   - precision: how the encoder's weight matrices are kept; without the AVX2 kernels `auto` is float32, and
     ///     `bf16` / `f16` throw `ModelLoadError.precisionNeedsKernels` (OpenBLAS reads float32 only).
+    ///   - panelCache: where the packed weight panels are kept between processes (`PanelCache`); by default
+    ///     MASKSCOPE_PANEL_CACHE, else ~/.cache/maskscope/panels, for models of 64 MiB of matrices or more.
     public static func load(directory: URL, threads: Int? = nil, kernels: Kernels = .auto,
-                            precision: Precision = .auto) throws -> RobertaModel {
+                            precision: Precision = .auto, panelCache: PanelCacheSettings = .fromEnvironment()) throws -> RobertaModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
             throw ModelLoadError.missingFile(directory.path)
@@ -94,7 +102,7 @@ public final class RobertaModel: @unchecked Sendable {
         }
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         let weights = try RobertaWeights(directory: directory, config: config, precision: precision, sixteenBit: useKernels,
-                                         threads: threadCount)
+                                         threads: threadCount, panelCache: panelCache)
         let compute = Compute(threads: threadCount, useKernels: useKernels)
         // With our kernels OpenBLAS only runs the small per-head attention products: one thread, so that no
         // spinning OpenBLAS worker steals the core our own threads need.
@@ -130,6 +138,8 @@ public final class RobertaModel: @unchecked Sendable {
         try weights.checkFilesUnchanged()
         let result = try compute.forwardPass(body)
         try weights.checkFilesUnchanged()
+        // The pass that packed the last matrix completes the panel cache file.
+        weights.panelCache?.finishIfComplete()
         return result
     }
 

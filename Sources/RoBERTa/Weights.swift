@@ -159,6 +159,9 @@ final class RobertaWeights: @unchecked Sendable {
     private let usedRecords: [TensorRecord]
     private let scanLock = NSLock()
     private var scanned: NonFiniteWeight?? = nil
+    /// The panel cache file the matrices were read from or pack into (nil: not used, `panelCacheState` says why).
+    let panelCache: PanelCache?
+    private let panelCacheOff: PanelCacheState
 
     deinit { for p in owned { p.deallocate() } }
 
@@ -171,8 +174,9 @@ final class RobertaWeights: @unchecked Sendable {
     ///     With it, `precision` bf16/f16 rounds every matrix not already in that format once, here, into an
     ///     owned 16-bit buffer, and gives the map's float32 pages of it back (`MappedFile.releasePages`).
     ///   - threads: threads that may share the rounding of large matrices at load.
+    ///   - panelCache: where the packed panels are kept between processes (`PanelCache`; with the kernels only).
     init(directory: URL, config: RobertaConfig, precision: RobertaModel.Precision = .auto, sixteenBit: Bool = false,
-         threads: Int = 1) throws {
+         threads: Int = 1, panelCache settings: PanelCacheSettings = .off) throws {
         self.config = config
         var files: [SafetensorsFile] = []
         var pytorch: PyTorchCheckpoint?
@@ -197,6 +201,51 @@ final class RobertaWeights: @unchecked Sendable {
         self.files = files
         self.pytorch = pytorch
         let fileNames = files.map { $0.mapped.path } + (pytorch.map { [$0.mapped.path] } ?? [])
+        let h = config.hiddenSize, v = config.vocabSize, inner = config.intermediateSize
+
+        /// How a 16-bit matrix of the checkpoint is kept as it is (when `precision` and `sixteenBit` allow), or nil.
+        func kept(_ dtype: DType) -> LinearWeight.Storage? {
+            switch (dtype, precision) {
+            case (.bf16, .auto) where sixteenBit, (.bf16, .bf16) where sixteenBit: .bf16
+            case (.f16, .auto) where sixteenBit, (.f16, .f16) where sixteenBit: .f16
+            default: nil
+            }
+        }
+        /// How a matrix of the checkpoint's `dtype` is multiplied: kept, rounded to `precision`, or float32.
+        func planned(_ dtype: DType) -> LinearWeight.Storage {
+            if let keep = kept(dtype) { return keep }
+            if sixteenBit, let format = precision.sixteenBit { return format == .bf16 ? .bf16 : .f16 }
+            return .f32
+        }
+
+        // The panel cache, looked up before any matrix is made: a hit spares the rounding of a 16-bit precision.
+        // Untied, the word embeddings are only looked up by row, never multiplied: no pass packs them.
+        var matrixShapes: [(String, [Int])] = config.tieWordEmbeddings ? [("roberta.embeddings.word_embeddings.weight", [v, h])] : []
+        for i in 0..<config.numHiddenLayers {
+            let p = "roberta.encoder.layer.\(i)."
+            matrixShapes += [(p + "attention.self.query.weight", [h, h]), (p + "attention.self.key.weight", [h, h]),
+                             (p + "attention.self.value.weight", [h, h]), (p + "attention.output.dense.weight", [h, h]),
+                             (p + "intermediate.dense.weight", [inner, h]), (p + "output.dense.weight", [h, inner])]
+        }
+        matrixShapes.append(("lm_head.dense.weight", [h, h]))
+        if !config.tieWordEmbeddings { matrixShapes.append(("lm_head.decoder.weight", [v, h])) }
+        var plans: [PanelPlan]? = []
+        for (name, shape) in matrixShapes {
+            // A missing or odd tensor: no cache; the load below says what is wrong.
+            guard let record = table[name], record.shape == shape, let dtype = record.dtype else { plans = nil; break }
+            plans?.append(PanelPlan(name: name, storage: planned(dtype), k: shape[1], out: shape[0]))
+        }
+        let cache: PanelCache?
+        if !sixteenBit {
+            (cache, panelCacheOff) = (nil, .off(reason: "the weight products run on OpenBLAS, which reads no panels"))
+        } else if let plans {
+            (cache, panelCacheOff) = PanelCache.open(settings: settings, model: directory, precision: precision.rawValue,
+                                                     sources: files.map(\.mapped) + (pytorch.map { [$0.mapped] } ?? []),
+                                                     plans: plans, threads: threads)
+        } else {
+            (cache, panelCacheOff) = (nil, .off(reason: "the checkpoint's matrices are not all there"))
+        }
+        panelCache = cache
 
         var used = Set<String>()
         var usedRecords: [TensorRecord] = []
@@ -289,7 +338,7 @@ final class RobertaWeights: @unchecked Sendable {
             record.file.releasePages(begin: record.begin, end: record.end)
             let weight = LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(buffer), storage: storage)
             // Packed now, from the scratch copy: only the panels are kept.
-            let packed = weight.withPanels(releaseSource: false)
+            let packed = paneled(weight, releaseSource: false)
             if let matrix = packed.panels, matrix.packNow(threads: threads) {
                 matrix.markSourceFreed()
                 return packed
@@ -301,13 +350,41 @@ final class RobertaWeights: @unchecked Sendable {
             return LinearWeight(name: name, shape: shape, raw: UnsafeRawPointer(copy), storage: storage)
         }
 
+        /// The matrix multiplied through panels, which the panel cache file gets once packed when it is to be written.
+        func paneled(_ weight: LinearWeight, releaseSource: Bool) -> LinearWeight {
+            let packed = weight.withPanels(releaseSource: releaseSource)
+            if let cache, let matrix = packed.panels { cache.register(weight.name, matrix: matrix) }
+            return packed
+        }
+
+        /// A matrix whose panels were read from the panel cache: packed at once, its checkpoint bytes never read
+        /// (neither rounded nor copied). The summary says what a load without the cache says.
+        func fromCache(_ name: String, _ shape: [Int], record: TensorRecord, dtype: DType, panels: UnsafeRawPointer) -> LinearWeight {
+            let storage = planned(dtype)
+            matrixDTypes.insert(storage.rawValue)
+            if storage != .f32, kept(dtype) == nil { roundedFrom.insert(dtype.rawValue) }
+            // As stored and aligned: the load without the cache would use it in place from the map.
+            let asStored = (storage == .f32 && dtype == .f32) || kept(dtype) != nil
+            var inPlace: UnsafeRawPointer? = nil
+            if asStored, let start = record.bytes.baseAddress, Int(bitPattern: start) % (storage == .f32 ? 4 : 2) == 0 {
+                inPlace = start
+                mappedBytes += record.bytes.count
+            }
+            // Products and row lookups read the panels; `raw` is the map's copy, or the panels when there is none.
+            let weight = LinearWeight(name: name, shape: shape, raw: inPlace ?? panels, storage: storage).withPanels(releaseSource: false)
+            if let matrix = weight.panels, ms_matrix_adopt(matrix.pointer, panels) != 0, inPlace == nil {
+                matrix.markSourceFreed()
+            }
+            return weight
+        }
+
         /// An encoder weight matrix: a 16-bit one stays 16-bit when `precision` and `sixteenBit` allow; with
         /// `precision` bf16/f16 (and the kernels) one of another dtype is rounded to that format once, here.
         /// A copy made at load, multiplied through panels: packed now, and the row-major copy freed (the
         /// embedding lookup reads rows from the panels), so that only one copy is kept. Without memory for the
         /// panels the copy stays, read by the row kernels.
         func packedCopy(_ weight: LinearWeight, buffer: UnsafeMutableRawPointer) -> LinearWeight {
-            let packed = weight.withPanels(releaseSource: false)
+            let packed = paneled(weight, releaseSource: false)
             guard let matrix = packed.panels, matrix.packNow(threads: threads) else { return weight }
             if let index = owned.lastIndex(of: buffer) { owned.remove(at: index) }
             buffer.deallocate()
@@ -323,10 +400,9 @@ final class RobertaWeights: @unchecked Sendable {
         func matrix(_ name: String, _ shape: [Int]) throws -> LinearWeight {
             let panels = sixteenBit
             let (record, dtype) = try record(name, shape)
-            let keep: LinearWeight.Storage? = switch (dtype, precision) {
-            case (.bf16, .auto) where sixteenBit, (.bf16, .bf16) where sixteenBit: .bf16
-            case (.f16, .auto) where sixteenBit, (.f16, .f16) where sixteenBit: .f16
-            default: nil
+            let keep = kept(dtype)
+            if let cache, let packed = cache.panels(for: name) {
+                return fromCache(name, shape, record: record, dtype: dtype, panels: packed)
             }
             if keep == nil, sixteenBit, let format = precision.sixteenBit {
                 return try rounded(name, shape, record: record, dtype: dtype, to: format)
@@ -336,7 +412,7 @@ final class RobertaWeights: @unchecked Sendable {
                 let weight = LinearWeight(try tensor(name, shape))
                 guard panels else { return weight }
                 // In place in the map: packed by the second pass, which drops the map's pages as it goes.
-                if UnsafeRawPointer(record.bytes.baseAddress) == weight.raw { return weight.withPanels(releaseSource: true) }
+                if UnsafeRawPointer(record.bytes.baseAddress) == weight.raw { return paneled(weight, releaseSource: true) }
                 return packedCopy(weight, buffer: UnsafeMutableRawPointer(mutating: weight.raw))
             }
             matrixDTypes.insert(keep.rawValue)
@@ -346,7 +422,7 @@ final class RobertaWeights: @unchecked Sendable {
             if let start = raw.baseAddress, Int(bitPattern: start) % 2 == 0 {
                 mappedBytes += raw.count
                 let weight = LinearWeight(name: name, shape: shape, raw: start, storage: keep)
-                return panels ? weight.withPanels(releaseSource: true) : weight
+                return panels ? paneled(weight, releaseSource: true) : weight
             }
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
             owned.append(buffer)
@@ -356,7 +432,6 @@ final class RobertaWeights: @unchecked Sendable {
             return panels ? packedCopy(weight, buffer: buffer) : weight
         }
 
-        let h = config.hiddenSize, v = config.vocabSize, inner = config.intermediateSize
         let e = "roberta.embeddings."
         do {
             wordEmbeddings = try matrix(e + "word_embeddings.weight", [v, h])
@@ -422,7 +497,11 @@ final class RobertaWeights: @unchecked Sendable {
             try mapped.checkNotFaulted()
             try mapped.checkUnchanged()
         }
+        try panelCache?.checkUnchanged()
     }
+
+    /// What became of the panel cache file (read, being written, written, off and why).
+    var panelCacheState: PanelCacheState { panelCache?.state ?? panelCacheOff }
 
     /// The first weight the model uses that holds NaN or infinity, or nil when every one is finite. Reads every
     /// weight once (a second for a large model), so only an answer that is already wrong asks; remembered after.

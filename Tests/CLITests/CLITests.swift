@@ -121,8 +121,16 @@ final class CLITests: XCTestCase {
             }
             XCTAssertNotNil(c["median_ms"] as? NSNumber, "the existing fields stay")
         }
+        // The tiny model is below the size worth a panel cache file: bench says so, and why.
+        let cache = try XCTUnwrap(object["panel_cache"] as? [String: Any], result.stdout)
+        XCTAssertEqual(cache["at_load"] as? String, "off")
+        XCTAssertEqual(cache["state"] as? String, "off")
+        XCTAssertTrue(cache["path"] is NSNull && cache["write_ms"] is NSNull, "\(cache)")
+        let detail = try XCTUnwrap(cache["detail"] as? String)
+        XCTAssertTrue(detail.contains("below the 64 MiB worth caching") || detail.contains("OpenBLAS"), detail)
         let text = try run(arguments)
         XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("\npanels     cache off ("), text.stdout)
         let line = try XCTUnwrap(text.stdout.split(separator: "\n").first { $0.hasPrefix("products ") }, text.stdout)
         XCTAssertTrue(line.contains(" tokens, 12 weight products: "), String(line))
         XCTAssertTrue(line.contains("GFLOP/s"), String(line))

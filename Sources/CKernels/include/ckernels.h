@@ -96,6 +96,16 @@ int ms_matrix_pack_now(ms_matrix *m);
  * of ms_matrix_panel_count (any split), then ms_matrix_finish_packing once. */
 int ms_matrix_panel_count(const ms_matrix *m);
 void ms_matrix_pack_panels(ms_matrix *m, int first, int end);
+/* The bytes of the packed copy of a [out, k] matrix of wtype elements (0 for a bad type, k or out <= 0, or an
+ * overflow): ceil(out / 32) panels of k * 32 elements, zero past the last output. The layout does not depend on the
+ * CPU, so a copy written by one machine is read by another (the panel cache). */
+size_t ms_matrix_bytes(int wtype, int k, int out);
+/* The packed panels (ms_matrix_bytes bytes), or NULL before m is packed: what the panel cache writes. */
+const void *ms_matrix_panels(const ms_matrix *m);
+/* Makes m packed at once with the panels at `panels` (ms_matrix_bytes bytes in the packed layout, owned by the
+ * caller and alive as long as m): a copy read back from the panel cache. 1 when adopted, 0 when m is packed or
+ * being packed already. The source is never read again. */
+int ms_matrix_adopt(ms_matrix *m, const void *panels);
 /* Row r of a packed matrix, widened to float32 into out (k values). */
 void ms_matrix_widen_row(const ms_matrix *m, int r, float *out);
 /* Outputs [o_begin, o_end) of x [n, k] times m (o_begin a multiple of 32); packing: this call writes its panels
@@ -110,5 +120,14 @@ void ms_panels_thread_exit(void);
 void ms_panels_force_width(int bits);
 /* ms_matrix_product over all outputs on the pool's threads; pack = 1 packs the matrix in this pass if nobody has. */
 void ms_pool_matrix(ms_pool *pool, ms_matrix *m, int pack, const float *x, int n, const float *bias, float *y, int ldy);
+
+
+/* ---- Checksums (checksum.c) ----
+ * CRC-32C (Castagnoli, reflected, as iSCSI and ext4 use it) of n bytes, continuing from crc (0 to start):
+ * ms_crc32c(0, "123456789", 9) == 0xe3069283. SSE 4.2's crc32 instruction when the CPU has it, else a table. */
+uint32_t ms_crc32c(uint32_t crc, const void *data, size_t n);
+/* The panel cache's checksum of n bytes: the CRC-32C of the little-endian CRC-32Cs of its 64 KiB blocks (the last
+ * one shorter), so that four blocks run at once through the crc32 unit. 0 for n = 0. */
+uint32_t ms_block_checksum(const void *data, size_t n);
 
 #endif

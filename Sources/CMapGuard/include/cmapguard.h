@@ -27,4 +27,12 @@ int ms_mapguard_faulted(int slot);
  * forward pass, so a handler installed later (the workbench's crash handler) goes after the guard's. */
 int ms_mapguard_install(void);
 
+/* Files for the panel cache (Linux). ms_open_unnamed_file makes an unnamed regular file in `folder` (O_TMPFILE,
+ * mode & ~umask), which vanishes with its last descriptor unless ms_link_unnamed_file gives it the name `path`
+ * (which must not exist yet) through /proc/self/fd: a process that ends before its file is complete leaves
+ * nothing behind. Both return -1 with errno set on failure (EOPNOTSUPP or EISDIR: the file system or the
+ * kernel has no O_TMPFILE). */
+int ms_open_unnamed_file(const char *folder, unsigned mode);
+int ms_link_unnamed_file(int fd, const char *path);
+
 #endif
