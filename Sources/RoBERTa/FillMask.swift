@@ -213,14 +213,21 @@ public func logSoftmax(_ row: ArraySlice<Float>) -> [Double] {
 }
 
 /// The 1-based rank of `id` among all of `scores` (highest first), ties going to the lower id as in `topK`.
+/// Inlinable, as `topK`: called from another module (Scoring, once per mask over 50k values), an unspecialised
+/// generic looked up type metadata for every element, which doubled the time of `maskscope eval`.
+@inlinable
 public func rank<Value: Comparable>(of id: Int, in scores: [Value]) -> Int {
     let value = scores[id]
     var above = 0
-    for (other, v) in scores.enumerated() where v > value || (v == value && other < id) { above += 1 }
+    for other in scores.indices {
+        let v = scores[other]
+        if v > value || (v == value && other < id) { above += 1 }
+    }
     return above + 1
 }
 
 /// The k ids of `pool` with the highest scores, best first; ties go to the lower id.
+@inlinable
 public func topK<Value: Comparable, Pool: Sequence<Int>>(_ scores: [Value], among pool: Pool, k: Int) -> [Int] {
     guard k > 0 else { return [] }
     var best: [Int] = []
