@@ -471,6 +471,14 @@ void ms_matrix_product(const ms_matrix *m, int packing, const float *x, int n, c
     int width = ms_panels_width();
     size_t pb = panel_bytes(m->k, m->wtype);
     int packed = packing || ms_matrix_is_packed(m);
+#ifdef MS_X86
+    /* A piece starts cold: its first panel was prefetched by nobody. Its first AHEAD bytes are asked for at once,
+     * and the first tile's own prefetch goes on from there. */
+    if (packed && !packing && o_begin < o_end) {
+        const char *first = (const char *)m->packed + (size_t)(o_begin / NR) * pb;
+        for (size_t off = 0; off < AHEAD && off < pb; off += 64) _mm_prefetch(first + off, _MM_HINT_T0);
+    }
+#endif
     for (int o = o_begin; o < o_end; o += NR) {
         int p = o / NR, cols = o_end - o < NR ? o_end - o : NR;
         void *pw;

@@ -22,8 +22,11 @@ struct Bench: ParsableCommand {
             products alone (6 per layer, median of --runs) and shows their GFLOP/s as a
             share of this machine's float32 FMA peak, measured on the same threads by a
             register-only FMA loop. The first answer is timed from the start of the load;
-            the second on its own, since that pass packs the weight panels once.
-            Scripts/bench-compare runs this, ONNX Runtime and transformers' pipeline on
+            the second on its own, since that pass packs the weight panels once, unless
+            they were read packed from the panel cache (~/.cache/maskscope/panels;
+            MASKSCOPE_PANEL_CACHE=FOLDER or =off): the "panels" line says which, and how
+            long writing the file took when this run wrote it (bench waits for it before
+            the timed runs). Scripts/bench-compare runs this, ONNX Runtime and transformers' pipeline on
             the same checkpoint side by side.
             """)
 

@@ -22,7 +22,10 @@ struct Predict: ParsableCommand {
             {"error": "line N: ..."} (the first line's error waits for the second line,
             which shows that the input is not a single request), the other lines are still
             answered, and the exit code is non-zero at the end. --top-k and --targets
-            override the request's parameters.
+            override the request's parameters. A model of 64 MiB of matrices or more has
+            its packed weight panels read from the panel cache (~/.cache/maskscope/panels;
+            MASKSCOPE_PANEL_CACHE=FOLDER or =off); the first process to answer two
+            requests with it writes them there and waits for that before it exits.
             """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -85,11 +85,11 @@ final class OptionBoundsTests: XCTestCase {
     func testHelpStatesTheBounds() throws {
         let bench = try runMaskscope(["bench", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         for phrase in ["Timed runs per case, 1 to 1000.", "Untimed runs first, 0 to 100.", "0 to 1000; 0 skips the typing", "at most 10 times",
-                       "at most twice the cores"] {
+                       "at most twice the cores", "MASKSCOPE_PANEL_CACHE=FOLDER or =off"] {
             XCTAssertTrue(bench.contains(phrase), "\(phrase) not in bench --help:\n\(bench)")
         }
         let predict = try runMaskscope(["predict", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        for phrase in ["at most the model's vocabulary", "at most twice the cores", "1 MiB", "16 MiB"] {
+        for phrase in ["at most the model's vocabulary", "at most twice the cores", "1 MiB", "16 MiB", "MASKSCOPE_PANEL_CACHE=FOLDER or =off"] {
             XCTAssertTrue(predict.contains(phrase), "\(phrase) not in predict --help:\n\(predict)")
         }
     }
