@@ -1,4 +1,6 @@
 #include "ckernels.h"
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -9,7 +11,7 @@
 /* CRC-32C, reflected polynomial 0x82f63b78, initial value and final xor 0xffffffff (RFC 3720, appendix B.4). */
 
 static uint32_t table[256];
-static int table_ready; /* written once; a race writes the same values */
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void make_table(void) {
     for (uint32_t i = 0; i < 256; i++) {
@@ -17,21 +19,22 @@ static void make_table(void) {
         for (int b = 0; b < 8; b++) c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
         table[i] = c;
     }
-    table_ready = 1;
 }
 
 /* Without the final inversions: c is the running register. */
 static uint32_t crc_soft(uint32_t c, const unsigned char *p, size_t n) {
-    if (!table_ready) make_table();
+    pthread_once(&table_once, make_table); /* the checksums run on several threads at once */
     while (n--) c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
     return c;
 }
 
+static _Atomic int force_software;
+
+void ms_crc32c_force_software(int on) { atomic_store(&force_software, on); }
+
 #ifdef MS_CRC_HW
 static int hardware(void) {
-    static int known = -1;
-    if (known < 0) known = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-    return known;
+    return !atomic_load_explicit(&force_software, memory_order_relaxed) && __builtin_cpu_supports("sse4.2");
 }
 
 static inline uint64_t load64(const unsigned char *p) {

@@ -64,7 +64,7 @@ void ms_matrix_destroy(ms_matrix *m) {
 
 size_t ms_matrix_bytes(int wtype, int k, int out) {
     if (k <= 0 || out <= 0 || (wtype != MS_F32 && wtype != MS_BF16 && wtype != MS_F16)) return 0;
-    size_t panels = (size_t)panel_count(out), per = panel_bytes(k, wtype);
+    size_t panels = ((size_t)out + NR - 1) / NR, per = panel_bytes(k, wtype); /* panel_count's int would overflow */
     if (per != 0 && panels > SIZE_MAX / per) return 0;
     return panels * per;
 }

@@ -24,6 +24,10 @@ public final class RobertaModel: @unchecked Sendable {
     /// Waits until the panel cache file is written, when a thread writes it (after the pass that packed the last
     /// matrix); a command that is about to exit calls it, or the file is lost with the process.
     public func waitForPanelCache() { weights.panelCache?.waitUntilWritten() }
+
+    /// Waits for every panel cache file this process is writing (for any model): the command line calls it before
+    /// it exits.
+    public static func waitForPanelCaches() { PanelCache.waitForWriters() }
     /// Threads each weight product is split over.
     public var threads: Int { compute.threads }
     /// "avx512" or "avx2" (the widest vectors the hand-written kernels use here), "openblas" without them.

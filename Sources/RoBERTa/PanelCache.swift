@@ -118,7 +118,8 @@ struct PanelPlan: Equatable {
 /// every one is packed (by the second answer; a 16-bit copy at load) a low-priority thread writes them to an
 /// unnamed file (O_TMPFILE; pwrite, so a full disk is an error and not a SIGBUS), then the checksums and the
 /// header, and links the file in under its name (a rename: a reader sees the old file or the whole new one). A
-/// process that ends first leaves nothing (`waitUntilWritten` lets a command finish it). Nothing is fsynced: a
+/// process that ends first leaves nothing (`waitForWriters` lets the command line finish it), except a temporary
+/// name when it is killed between the link and the rename, which the next writer removes. Nothing is fsynced: a
 /// file that a power cut left half-written fails its checksums and is written again.
 ///
 /// Layout: "MSPANEL1", the data offset (u64, a multiple of 4096), the header's length (u64), the header (JSON),
@@ -140,8 +141,12 @@ final class PanelCache: @unchecked Sendable {
     }
 
     static let magic = Array("MSPANEL1".utf8)
+    /// In the key: raise it whenever what a file holds for the same checkpoint would change (the panel layout, the
+    /// packing, the rounding to 16 bits), so that files written by an older MaskScope are written again.
     static let format = 1
     static let alignment = 4096
+    /// Outputs per panel (panels.c's NR), from the layout itself: the bytes of one row of 1 input.
+    static var panelOutputs: Int { Int(ms_matrix_bytes(Int32(MS_F32), 1, 1)) / 4 }
 
     let path: String
     private let folder: String
@@ -172,7 +177,7 @@ final class PanelCache: @unchecked Sendable {
         var entries: [Entry] = []
         var total = 0
         for plan in plans {
-            guard let bytes = plan.bytes else { return (nil, .off(reason: "\(plan.name) has no packed layout")) }
+            guard let bytes = plan.bytes, bytes <= Int.max - alignment else { return (nil, .off(reason: "\(plan.name) has no packed layout")) }
             entries.append(Entry(plan: plan, offset: total, bytes: bytes))
             let (next, overflow) = total.addingReportingOverflow((bytes + alignment - 1) / alignment * alignment)
             guard !overflow else { return (nil, .off(reason: "the matrices' size overflows")) }
@@ -181,7 +186,7 @@ final class PanelCache: @unchecked Sendable {
         guard total >= settings.minimumBytes else {
             return (nil, .off(reason: "\(total >> 20) MiB of matrices, below the \(settings.minimumBytes >> 20) MiB worth caching"))
         }
-        let key = "maskscope panels \(format), panels of 32 outputs, blocks of \(MS_PANEL_K_BLOCK), precision \(precision); "
+        let key = "maskscope panels \(format), panels of \(panelOutputs) outputs, blocks of \(MS_PANEL_K_BLOCK), precision \(precision); "
             + sources.map { "\(realPath($0.path)) [\($0.identity)]" }.joined(separator: "; ")
         let path = folder + "/" + fileName(directory: directory, precision: precision, sources: sources)
         let header = headerBytes(key: key, entries: entries, checksums: nil)
@@ -222,6 +227,7 @@ final class PanelCache: @unchecked Sendable {
         guard case .writing = current, !writerStarted, matrices.allSatisfy({ $0?.isPacked == true }) else { return }
         writerStarted = true
         writerRunning = true
+        PanelCache.running.add(self)
         let thread = Thread { [self] in
             // Below the forward passes: on a busy machine the file waits, the answers do not.
             // (PRIO_PROCESS with 0 is the calling thread on Linux: nice is per thread there.)
@@ -232,6 +238,7 @@ final class PanelCache: @unchecked Sendable {
             writerRunning = false
             condition.broadcast()
             condition.unlock()
+            PanelCache.running.remove(self)
         }
         thread.name = "maskscope panel cache"
         thread.start()
@@ -244,20 +251,28 @@ final class PanelCache: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// The caches whose writer threads run, for `waitForWriters`.
+    private static let running = RunningWriters()
+
+    /// Waits for every panel cache file being written in this process: the command line calls it before it exits.
+    static func waitForWriters() {
+        for cache in running.snapshot() { cache.waitUntilWritten() }
+    }
+
     /// Throws `fileChanged` when a read of the file faulted (it was truncated under a pass) or the file was
     /// written to in place: what was computed from it is not the model's answer.
     func checkUnchanged() throws {
         guard let mapping else { return }
         if ms_mapguard_faulted(mapping.guardSlot) != 0 {
-            throw ModelLoadError.fileChanged(path, detail: "the panel cache file was truncated while a forward pass read it; the answer was discarded")
+            throw ModelLoadError.fileChanged(path, detail: "the panel cache file was truncated while a forward pass read it; the answer was discarded (load the model again: the file will be written again)")
         }
         var info = stat()
         guard fstat(mapping.fd, &info) == 0 else { return }
         if Int(info.st_size) != size {
-            throw ModelLoadError.fileChanged(path, detail: "the panel cache file had \(size) bytes when loaded, \(info.st_size) bytes now")
+            throw ModelLoadError.fileChanged(path, detail: "the panel cache file had \(size) bytes when loaded, \(info.st_size) bytes now (load the model again: the file will be written again)")
         }
         if info.st_mtim.tv_sec != mapping.modified.tv_sec || info.st_mtim.tv_nsec != mapping.modified.tv_nsec {
-            throw ModelLoadError.fileChanged(path, detail: "the panel cache file was written to in place")
+            throw ModelLoadError.fileChanged(path, detail: "the panel cache file was written to in place (load the model again)")
         }
     }
 
@@ -388,9 +403,12 @@ final class PanelCache: @unchecked Sendable {
         }
         // The last matrix's padding, so that the size is the one a reader expects.
         guard ftruncate(fd, off_t(size)) == 0 else { return failed("ftruncate: \(String(cString: strerror(errno)))") }
-        // Linked under a temporary name, then renamed over the file there: linkat refuses an existing name.
-        let temporary = folder + "/." + URL(fileURLWithPath: path).lastPathComponent + ".\(getpid()).tmp"
-        unlink(temporary)
+        // Linked under a temporary name, then renamed over the file there: linkat refuses an existing name. The
+        // name has the pid and a number of this process's own (two models may write one file); names left by a
+        // process killed between the two calls are removed first.
+        let base = "." + URL(fileURLWithPath: path).lastPathComponent + "."
+        Self.removeStaleNames(in: folder, prefix: base)
+        let temporary = folder + "/" + base + "\(getpid()).\(Self.serial.next()).tmp"
         guard ms_link_unnamed_file(fd, temporary) == 0 else {
             return failed("cannot name the file: \(String(cString: strerror(errno)))")
         }
@@ -400,6 +418,19 @@ final class PanelCache: @unchecked Sendable {
             return failed("cannot rename it into place: \(reason)")
         }
         return .written(path: path)
+    }
+
+    /// Numbers for temporary names.
+    private static let serial = Serial()
+
+    /// Removes `prefix`PID.N.tmp names in `folder` whose process is gone.
+    private static func removeStaleNames(in folder: String, prefix: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            let parts = name.dropFirst(prefix.count).split(separator: ".")
+            guard parts.count == 3, let pid = pid_t(parts[0]), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(folder + "/" + name)
+        }
     }
 
     /// pwrite until done: nil, or what went wrong.
@@ -480,4 +511,41 @@ final class PanelCache: @unchecked Sendable {
 /// open(2) for reading, without blocking (a FIFO swapped in) and closed on exec.
 private func openReadOnly(_ path: String) -> Int32 {
     open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+}
+
+/// The panel caches whose writer threads run (PanelCache.waitForWriters).
+private final class RunningWriters: @unchecked Sendable {
+    private let lock = NSLock()
+    private var caches: [ObjectIdentifier: PanelCache] = [:]
+
+    func add(_ cache: PanelCache) {
+        lock.lock()
+        caches[ObjectIdentifier(cache)] = cache
+        lock.unlock()
+    }
+
+    func remove(_ cache: PanelCache) {
+        lock.lock()
+        caches[ObjectIdentifier(cache)] = nil
+        lock.unlock()
+    }
+
+    func snapshot() -> [PanelCache] {
+        lock.lock()
+        defer { lock.unlock() }
+        return Array(caches.values)
+    }
+}
+
+/// 1, 2, 3, ... across threads.
+private final class Serial: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
 }

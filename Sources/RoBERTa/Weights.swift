@@ -358,23 +358,22 @@ final class RobertaWeights: @unchecked Sendable {
         }
 
         /// A matrix whose panels were read from the panel cache: packed at once, its checkpoint bytes never read
-        /// (neither rounded nor copied). The summary says what a load without the cache says.
-        func fromCache(_ name: String, _ shape: [Int], record: TensorRecord, dtype: DType, panels: UnsafeRawPointer) -> LinearWeight {
+        /// (neither rounded nor copied). The summary says what a load without the cache says, but for
+        /// `copiedBytes`: nothing is copied. Nil when the panels cannot be adopted (no memory for the matrix's
+        /// record): the load then goes on as without the cache.
+        func fromCache(_ name: String, _ shape: [Int], record: TensorRecord, dtype: DType, panels: UnsafeRawPointer) -> LinearWeight? {
             let storage = planned(dtype)
-            matrixDTypes.insert(storage.rawValue)
-            if storage != .f32, kept(dtype) == nil { roundedFrom.insert(dtype.rawValue) }
             // As stored and aligned: the load without the cache would use it in place from the map.
             let asStored = (storage == .f32 && dtype == .f32) || kept(dtype) != nil
-            var inPlace: UnsafeRawPointer? = nil
-            if asStored, let start = record.bytes.baseAddress, Int(bitPattern: start) % (storage == .f32 ? 4 : 2) == 0 {
-                inPlace = start
-                mappedBytes += record.bytes.count
-            }
-            // Products and row lookups read the panels; `raw` is the map's copy, or the panels when there is none.
+            let start = record.bytes.baseAddress
+            let inPlace = asStored && start.map { Int(bitPattern: $0) % (storage == .f32 ? 4 : 2) == 0 } == true ? start : nil
+            // Products and row lookups read the panels; `raw` is the map's copy, or the panels when there is none
+            // (never read: the matrix is packed from the start).
             let weight = LinearWeight(name: name, shape: shape, raw: inPlace ?? panels, storage: storage).withPanels(releaseSource: false)
-            if let matrix = weight.panels, ms_matrix_adopt(matrix.pointer, panels) != 0, inPlace == nil {
-                matrix.markSourceFreed()
-            }
+            guard let matrix = weight.panels, ms_matrix_adopt(matrix.pointer, panels) != 0 else { return nil }
+            if inPlace == nil { matrix.markSourceFreed() } else { mappedBytes += record.bytes.count }
+            matrixDTypes.insert(storage.rawValue)
+            if storage != .f32, kept(dtype) == nil { roundedFrom.insert(dtype.rawValue) }
             return weight
         }
 
@@ -401,8 +400,9 @@ final class RobertaWeights: @unchecked Sendable {
             let panels = sixteenBit
             let (record, dtype) = try record(name, shape)
             let keep = kept(dtype)
-            if let cache, let packed = cache.panels(for: name) {
-                return fromCache(name, shape, record: record, dtype: dtype, panels: packed)
+            if let cache, let packed = cache.panels(for: name),
+               let weight = fromCache(name, shape, record: record, dtype: dtype, panels: packed) {
+                return weight
             }
             if keep == nil, sixteenBit, let format = precision.sixteenBit {
                 return try rounded(name, shape, record: record, dtype: dtype, to: format)

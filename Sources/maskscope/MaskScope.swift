@@ -19,6 +19,8 @@ struct MaskScope: ParsableCommand {
         StandardStreams.occupyClosedDescriptors()
         do {
             var command = try parseAsRoot()
+            // A panel cache file that a model started writing would be lost with the process.
+            defer { RobertaModel.waitForPanelCaches() }
             do {
                 try command.run()
             } catch let error where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {

@@ -59,11 +59,7 @@ struct Predict: ParsableCommand {
         // The input is checked before the model loads, so that a wrong one fails at once.
         var source = try input.map(RequestInput.file) ?? RequestInput.standardInput()
         defer { source.finish() }
-        let model = try loadModel()
-        // Every answer is out; the panel cache file, when the pass that packs started writing it, would be lost
-        // with the process.
-        defer { model.waitForPanelCache() }
-        try serve(&source, model: model)
+        try serve(&source, model: try loadModel())
     }
 
     func loadModel() throws -> RobertaModel {

@@ -103,8 +103,8 @@ size_t ms_matrix_bytes(int wtype, int k, int out);
 /* The packed panels (ms_matrix_bytes bytes), or NULL before m is packed: what the panel cache writes. */
 const void *ms_matrix_panels(const ms_matrix *m);
 /* Makes m packed at once with the panels at `panels` (ms_matrix_bytes bytes in the packed layout, owned by the
- * caller and alive as long as m): a copy read back from the panel cache. 1 when adopted, 0 when m is packed or
- * being packed already. The source is never read again. */
+ * caller and alive as long as m): a copy read back from the panel cache. 1 when adopted, 0 when m is packed, being
+ * packed, or failed to pack already. The source is never read again. */
 int ms_matrix_adopt(ms_matrix *m, const void *panels);
 /* Row r of a packed matrix, widened to float32 into out (k values). */
 void ms_matrix_widen_row(const ms_matrix *m, int r, float *out);
@@ -129,5 +129,7 @@ uint32_t ms_crc32c(uint32_t crc, const void *data, size_t n);
 /* The panel cache's checksum of n bytes: the CRC-32C of the little-endian CRC-32Cs of its 64 KiB blocks (the last
  * one shorter), so that four blocks run at once through the crc32 unit. 0 for n = 0. */
 uint32_t ms_block_checksum(const void *data, size_t n);
+/* Tests: 1 makes both use the table even where the CPU has SSE 4.2, 0 undoes it. */
+void ms_crc32c_force_software(int on);
 
 #endif
