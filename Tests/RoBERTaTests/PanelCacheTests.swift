@@ -264,6 +264,29 @@ final class PanelCacheTests: XCTestCase {
         XCTAssertEqual(try answers(loaded), reference)
     }
 
+    func testAFileCutShortDuringAPassIsAnErrorNotSIGBUS() throws {
+        try XCTSkipUnless(kernels, "this CPU has no AVX2/FMA/F16C: the kernels (and so the panels) are not used here")
+        let (model, folder) = try modelCopy("tiny")
+        let (path, _) = try writeCache(model, folder: folder, precision: .auto)
+        let reader = try RobertaModel.load(directory: model, threads: 1, panelCache: settings(folder))
+        XCTAssertEqual(reader.panelCacheState, .read(path: path))
+        // After the check before the pass, while the pass reads the panels: every page past the new end is a
+        // SIGBUS, which the map guard turns into zeros; the pass ends and its answer is refused.
+        XCTAssertThrowsError(try reader.guardedPass { () throws -> EncoderOutput in
+            XCTAssertEqual(truncate(path, 4096), 0)
+            return try reader.weights.encode(ids: [0, 5, 2], capture: .none, compute: reader.compute)
+        }) { error in
+            guard case ModelLoadError.fileChanged(let file, let detail) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(file, path)
+            XCTAssertTrue(detail.contains("truncated while a forward pass read it"), detail)
+            XCTAssertTrue(detail.contains("load the model again"), detail)
+        }
+        // A new load writes the file again and answers.
+        let again = try RobertaModel.load(directory: model, threads: 1, panelCache: settings(folder))
+        if case .writing = again.panelCacheState {} else { XCTFail("\(again.panelCacheState)") }
+        XCTAssertGreaterThan(try again.fillMask("Paris is the <mask> of France.").masks[0].candidates.count, 0)
+    }
+
     func testAFileCutShortUnderAModelIsAnError() throws {
         try XCTSkipUnless(kernels, "this CPU has no AVX2/FMA/F16C: the kernels (and so the panels) are not used here")
         let (model, folder) = try modelCopy("tiny")
