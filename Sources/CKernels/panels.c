@@ -71,6 +71,10 @@ size_t ms_matrix_bytes(int wtype, int k, int out) {
 
 const void *ms_matrix_panels(const ms_matrix *m) { return ms_matrix_is_packed(m) ? m->packed : NULL; }
 
+int ms_matrix_pack_failed(const ms_matrix *m) {
+    return atomic_load_explicit(&((ms_matrix *)m)->state, memory_order_acquire) == 3;
+}
+
 int ms_matrix_adopt(ms_matrix *m, const void *panels) {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&m->state, &expected, 1)) return 0;

@@ -219,12 +219,26 @@ final class PanelCache: @unchecked Sendable {
         matrices[i] = matrix
     }
 
+    /// After the load: a matrix of the plan that is not multiplied through panels (no memory for them) means the file
+    /// can never be complete.
+    func loadFinished() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard case .writing = current, let i = matrices.firstIndex(where: { $0 == nil }) else { return }
+        current = .failed(path: path, reason: "\(entries[i].plan.name) is not multiplied through panels (no memory for them)")
+    }
+
     /// When the file is to be written and every matrix is packed: starts the thread that writes it. Cheap otherwise
-    /// (asked after every pass).
+    /// (asked after every pass). A matrix that found no memory to pack makes it `failed`.
     func finishIfComplete() {
         condition.lock()
         defer { condition.unlock() }
-        guard case .writing = current, !writerStarted, matrices.allSatisfy({ $0?.isPacked == true }) else { return }
+        guard case .writing = current, !writerStarted else { return }
+        if let i = matrices.indices.first(where: { matrices[$0].map { ms_matrix_pack_failed($0.pointer) != 0 } ?? false }) {
+            current = .failed(path: path, reason: "no memory to pack \(entries[i].plan.name)")
+            return
+        }
+        guard matrices.allSatisfy({ $0?.isPacked == true }) else { return }
         writerStarted = true
         writerRunning = true
         PanelCache.running.add(self)

@@ -485,6 +485,7 @@ final class RobertaWeights: @unchecked Sendable {
         }
         self.owned = owned
         self.usedRecords = usedRecords
+        cache?.loadFinished()
         summary = WeightsSummary(files: fileNames, dtypes: dtypes.sorted(), mappedBytes: mappedBytes,
                                  copiedBytes: copiedBytes, matrixDType: matrixDTypes.sorted().joined(separator: "/"), roundedFrom: roundedFrom.sorted(),
                                  ignoredTensors: table.keys.filter { !used.contains($0) }.sorted())

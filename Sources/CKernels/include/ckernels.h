@@ -102,6 +102,8 @@ void ms_matrix_pack_panels(ms_matrix *m, int first, int end);
 size_t ms_matrix_bytes(int wtype, int k, int out);
 /* The packed panels (ms_matrix_bytes bytes), or NULL before m is packed: what the panel cache writes. */
 const void *ms_matrix_panels(const ms_matrix *m);
+/* 1 when packing m found no memory for its copy (its products then pack per call, as before any packing). */
+int ms_matrix_pack_failed(const ms_matrix *m);
 /* Makes m packed at once with the panels at `panels` (ms_matrix_bytes bytes in the packed layout, owned by the
  * caller and alive as long as m): a copy read back from the panel cache. 1 when adopted, 0 when m is packed, being
  * packed, or failed to pack already. The source is never read again. */
