@@ -436,7 +436,7 @@ static void *scratch_for(size_t bytes) {
 int ms_matrix_begin_packing(ms_matrix *m) {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&m->state, &expected, 1)) return 0;
-    size_t bytes = (size_t)panel_count(m->out) * panel_bytes(m->k, m->wtype);
+    size_t bytes = ms_matrix_bytes(m->wtype, m->k, m->out);
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         atomic_store(&m->state, 3);

@@ -132,14 +132,6 @@ final class PanelCache: @unchecked Sendable {
         let bytes: Int
     }
 
-    /// The read-only map of a file that was read.
-    private struct Mapping {
-        let base: UnsafeRawPointer
-        let fd: Int32
-        let guardSlot: Int32
-        let modified: timespec
-    }
-
     static let magic = Array("MSPANEL1".utf8)
     /// In the key: raise it whenever what a file holds for the same checkpoint would change (the panel layout, the
     /// packing, the rounding to 16 bits), so that files written by an older MaskScope are written again.
@@ -155,7 +147,8 @@ final class PanelCache: @unchecked Sendable {
     private let key: String
     private let dataOffset: Int
     private let size: Int
-    private let mapping: Mapping?
+    /// The file that was read (a checked, guarded map, as the checkpoint's), or nil when it is to be written.
+    private let mapping: MappedFile?
     private let condition = NSCondition()
     private var current: PanelCacheState
     /// Writing: the matrices whose panels go into the file, by entry.
@@ -277,20 +270,17 @@ final class PanelCache: @unchecked Sendable {
     /// written to in place: what was computed from it is not the model's answer.
     func checkUnchanged() throws {
         guard let mapping else { return }
-        if ms_mapguard_faulted(mapping.guardSlot) != 0 {
+        if mapping.faulted {
             throw ModelLoadError.fileChanged(path, detail: "the panel cache file was truncated while a forward pass read it; the answer was discarded (load the model again: the file will be written again)")
         }
-        var info = stat()
-        guard fstat(mapping.fd, &info) == 0 else { return }
-        if Int(info.st_size) != size {
-            throw ModelLoadError.fileChanged(path, detail: "the panel cache file had \(size) bytes when loaded, \(info.st_size) bytes now (load the model again: the file will be written again)")
-        }
-        if info.st_mtim.tv_sec != mapping.modified.tv_sec || info.st_mtim.tv_nsec != mapping.modified.tv_nsec {
-            throw ModelLoadError.fileChanged(path, detail: "the panel cache file was written to in place (load the model again)")
+        do {
+            try mapping.checkUnchanged()
+        } catch ModelLoadError.fileChanged(_, let detail) {
+            throw ModelLoadError.fileChanged(path, detail: "the panel cache file: \(detail) (load the model again: the file will be written again)")
         }
     }
 
-    private init(path: String, folder: String, entries: [Entry], key: String, dataOffset: Int, size: Int, mapping: Mapping?,
+    private init(path: String, folder: String, entries: [Entry], key: String, dataOffset: Int, size: Int, mapping: MappedFile?,
                  state: PanelCacheState) {
         self.path = path
         self.folder = folder
@@ -306,13 +296,6 @@ final class PanelCache: @unchecked Sendable {
         matrices = Array(repeating: nil, count: entries.count)
     }
 
-    deinit {
-        guard let mapping else { return }
-        ms_mapguard_unregister(mapping.guardSlot)
-        munmap(UnsafeMutableRawPointer(mutating: mapping.base), size)
-        close(mapping.fd)
-    }
-
     // MARK: - Reading
 
     enum ReadFailure: Error {
@@ -322,29 +305,17 @@ final class PanelCache: @unchecked Sendable {
 
     private static func read(path: String, key: String, entries: [Entry], dataOffset: Int, size: Int,
                              threads: Int) -> Result<PanelCache, ReadFailure> {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            return errno == ENOENT ? .failure(.missing) : .failure(.unusable(String(cString: strerror(errno))))
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch ModelLoadError.missingFile {
+            return .failure(.missing)
+        } catch {
+            return .failure(.unusable("\(error)"))
         }
-        guard nonRegularKind(info.st_mode) == nil else { return .failure(.unusable("not a regular file")) }
-        let fd = openReadOnly(path)
-        guard fd >= 0 else { return .failure(.unusable("cannot open it: \(String(cString: strerror(errno)))")) }
-        guard fstat(fd, &info) == 0, nonRegularKind(info.st_mode) == nil else {
-            close(fd)
-            return .failure(.unusable("not a regular file"))
-        }
-        guard Int(info.st_size) == size else {
-            close(fd)
-            return .failure(.unusable("\(info.st_size) bytes where this model's panels take \(size)"))
-        }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            return .failure(.unusable("mmap failed: \(reason)"))
-        }
-        let mapping = Mapping(base: UnsafeRawPointer(mapped), fd: fd, guardSlot: ms_mapguard_register(mapped, size), modified: info.st_mtim)
+        guard file.size == size else { return .failure(.unusable("\(file.size) bytes where this model's panels take \(size)")) }
         let cache = PanelCache(path: path, folder: "", entries: entries, key: key, dataOffset: dataOffset, size: size,
-                               mapping: mapping, state: .read(path: path))
+                               mapping: file, state: .read(path: path))
         if let why = cache.verify(threads: threads) { return .failure(.unusable(why)) }
         return .success(cache)
     }
@@ -372,7 +343,7 @@ final class PanelCache: @unchecked Sendable {
             return "written for other checkpoint files or matrices"
         }
         let actual = Self.checksums(entries.map { mapping.base + dataOffset + $0.offset }, entries: entries, threads: threads)
-        if ms_mapguard_faulted(mapping.guardSlot) != 0 { return "it was truncated while being read" }
+        if mapping.faulted { return "it was truncated while being read" }
         if let bad = entries.indices.first(where: { actual[$0] != checksums[$0] }) {
             return "the checksum of \(entries[bad].plan.name) does not match"
         }
@@ -418,11 +389,11 @@ final class PanelCache: @unchecked Sendable {
         // The last matrix's padding, so that the size is the one a reader expects.
         guard ftruncate(fd, off_t(size)) == 0 else { return failed("ftruncate: \(String(cString: strerror(errno)))") }
         // Linked under a temporary name, then renamed over the file there: linkat refuses an existing name. The
-        // name has the pid and a number of this process's own (two models may write one file); names left by a
-        // process killed between the two calls are removed first.
+        // name has the pid and this cache's identity (two models of one process may write one file); names left by
+        // a process killed between the two calls are removed first.
         let base = "." + URL(fileURLWithPath: path).lastPathComponent + "."
         Self.removeStaleNames(in: folder, prefix: base)
-        let temporary = folder + "/" + base + "\(getpid()).\(Self.serial.next()).tmp"
+        let temporary = folder + "/" + base + "\(getpid()).\(String(UInt(bitPattern: ObjectIdentifier(self).hashValue), radix: 16)).tmp"
         guard ms_link_unnamed_file(fd, temporary) == 0 else {
             return failed("cannot name the file: \(String(cString: strerror(errno)))")
         }
@@ -434,10 +405,7 @@ final class PanelCache: @unchecked Sendable {
         return .written(path: path)
     }
 
-    /// Numbers for temporary names.
-    private static let serial = Serial()
-
-    /// Removes `prefix`PID.N.tmp names in `folder` whose process is gone.
+    /// Removes `prefix`PID.ID.tmp names in `folder` whose process is gone.
     private static func removeStaleNames(in folder: String, prefix: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
         for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
@@ -522,11 +490,6 @@ final class PanelCache: @unchecked Sendable {
     }
 }
 
-/// open(2) for reading, without blocking (a FIFO swapped in) and closed on exec.
-private func openReadOnly(_ path: String) -> Int32 {
-    open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-}
-
 /// The panel caches whose writer threads run (PanelCache.waitForWriters).
 private final class RunningWriters: @unchecked Sendable {
     private let lock = NSLock()
@@ -548,18 +511,5 @@ private final class RunningWriters: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return Array(caches.values)
-    }
-}
-
-/// 1, 2, 3, ... across threads.
-private final class Serial: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-
-    func next() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
     }
 }

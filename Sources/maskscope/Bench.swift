@@ -94,7 +94,8 @@ struct Bench: ParsableCommand {
         var cacheWriteSeconds: Double?
         let texts = text.isEmpty ? Self.defaultTexts : text
         var firstAnswerSeconds: Double?
-        // The second answer is the pass that packs the weight panels (RoBERTa's PackingGate): timed on its own.
+        // The second answer is the pass that packs the weight panels (RoBERTa's PackingGate), unless they were read
+        // from the panel cache: timed on its own.
         var secondAnswerSeconds: Double?
         var rows: [(text: String, tokens: Int, attention: Bool, median: Double, p90: Double, min: Double)] = []
         for sentence in texts {
@@ -191,7 +192,7 @@ struct Bench: ParsableCommand {
         }
         emit("model      \(name) (\(model.config.numHiddenLayers) layers, hidden \(model.config.hiddenSize), \(model.weightsSummary.dtypes.joined(separator: "/")))")
         emit("threads    \(threads), \(model.kernelName) kernels, weight matrices kept as \(model.weightsSummary.matrixDType)\(model.weightsSummary.roundedFrom.isEmpty ? "" : " (rounded at load)"), \(runs) timed runs after \(warmup) warm-up")
-        emit("load       \(String(format: "%.1f", ms(loadSeconds))) ms   first answer \(String(format: "%.1f", ms(firstAnswerSeconds ?? 0))) ms after start of load, second \(String(format: "%.1f", ms(secondAnswerSeconds ?? 0))) ms\(cacheAtLoad.name == "read" ? " (the panels were read packed)" : " (packs the weight panels)")")
+        emit("load       \(String(format: "%.1f", ms(loadSeconds))) ms   first answer \(String(format: "%.1f", ms(firstAnswerSeconds ?? 0))) ms after start of load, second \(String(format: "%.1f", ms(secondAnswerSeconds ?? 0))) ms\(Self.describeSecond(atLoad: cacheAtLoad))")
         emit("peak RSS   \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
         emit("panels     \(Self.describe(cache: model.panelCacheState, atLoad: cacheAtLoad, writeSeconds: cacheWriteSeconds))")
         emit("")
@@ -229,6 +230,12 @@ struct Bench: ParsableCommand {
 }
 
 extension Bench {
+    /// What the second answer did, for the load line.
+    static func describeSecond(atLoad: PanelCacheState) -> String {
+        if case .read = atLoad { return " (the panels were read packed)" }
+        return " (packs the weight panels)"
+    }
+
     /// The panel cache line of the text output.
     static func describe(cache: PanelCacheState, atLoad: PanelCacheState, writeSeconds: Double?) -> String {
         switch (atLoad, cache) {

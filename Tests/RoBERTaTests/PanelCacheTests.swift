@@ -253,7 +253,7 @@ final class PanelCacheTests: XCTestCase {
     func testAFolderThatCannotBeMadeFailsWithoutHarm() throws {
         try XCTSkipUnless(kernels, "this CPU has no AVX2/FMA/F16C: the kernels (and so the panels) are not used here")
         let (model, root) = try modelCopy("tiny")
-        FileManager.default.createFile(atPath: root, contents: Data("a file".utf8))
+        _ = FileManager.default.createFile(atPath: root, contents: Data("a file".utf8))
         let reference = try answers(RobertaModel.load(directory: model, threads: 1, panelCache: .off))
         let loaded = try RobertaModel.load(directory: model, threads: 2, panelCache: settings(root + "/panels"))
         XCTAssertEqual(try answers(loaded), reference)
@@ -264,12 +264,19 @@ final class PanelCacheTests: XCTestCase {
         XCTAssertEqual(try answers(loaded), reference)
     }
 
+    /// A copy of the tiny model whose panel cache file was written, and a model loaded from that file.
+    private func readerOfAWrittenFile(file: StaticString = #filePath, line: UInt = #line)
+        throws -> (model: URL, folder: String, path: String, reader: RobertaModel) {
+        let (model, folder) = try modelCopy("tiny")
+        let (path, _) = try writeCache(model, folder: folder, precision: .auto, file: file, line: line)
+        let reader = try RobertaModel.load(directory: model, threads: 1, panelCache: settings(folder))
+        XCTAssertEqual(reader.panelCacheState, .read(path: path), file: file, line: line)
+        return (model, folder, path, reader)
+    }
+
     func testAFileCutShortDuringAPassIsAnErrorNotSIGBUS() throws {
         try XCTSkipUnless(kernels, "this CPU has no AVX2/FMA/F16C: the kernels (and so the panels) are not used here")
-        let (model, folder) = try modelCopy("tiny")
-        let (path, _) = try writeCache(model, folder: folder, precision: .auto)
-        let reader = try RobertaModel.load(directory: model, threads: 1, panelCache: settings(folder))
-        XCTAssertEqual(reader.panelCacheState, .read(path: path))
+        let (model, folder, path, reader) = try readerOfAWrittenFile()
         // After the check before the pass, while the pass reads the panels: every page past the new end is a
         // SIGBUS, which the map guard turns into zeros; the pass ends and its answer is refused.
         XCTAssertThrowsError(try reader.guardedPass { () throws -> EncoderOutput in
@@ -289,10 +296,7 @@ final class PanelCacheTests: XCTestCase {
 
     func testAFileCutShortUnderAModelIsAnError() throws {
         try XCTSkipUnless(kernels, "this CPU has no AVX2/FMA/F16C: the kernels (and so the panels) are not used here")
-        let (model, folder) = try modelCopy("tiny")
-        let (path, _) = try writeCache(model, folder: folder, precision: .auto)
-        let reader = try RobertaModel.load(directory: model, threads: 1, panelCache: settings(folder))
-        XCTAssertEqual(reader.panelCacheState, .read(path: path))
+        let (_, _, path, reader) = try readerOfAWrittenFile()
         XCTAssertEqual(truncate(path, 4096), 0)
         XCTAssertThrowsError(try reader.fillMask("Paris is the <mask> of France.")) { error in
             guard case ModelLoadError.fileChanged(let file, let detail) = error else { return XCTFail("\(error)") }
