@@ -28,7 +28,7 @@
 #define RELEASE_PANELS 32
 #endif
 /* How far ahead the first tile of a panel prefetches its own lines: 6 KB (session 7: single-thread sweeps over 640
- * MB of packed panels, 9 rows, 23-25 GB/s at 1.5 KB, 30-34 at 6-8 KB, less again beyond; in the program, 9-token
+ * MB of packed panels, 9 rows, 23-25 GB/s at 1.5 KB, 30-36 at 6-8 KB, less again beyond; in the program, 9-token
  * passes of the distilroberta-base shape and of both shapes in bf16 8-12 % faster than at 1.5 KB). */
 #ifndef AHEAD
 #define AHEAD 6144
